@@ -1,0 +1,56 @@
+# VisionDesk: `make run` starts the platform, `make test` runs the suite. Both bootstrap .venv first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test venv lock system-deps bench clean help
+
+help:
+	@echo "make run    start backend + chat + admin on the embedded default model"
+	@echo "make test   run the whole test suite (installs what tests need first)"
+	@echo "make bench  run the benchmarks in eval/bench and print ratios"
+	@echo "make lock   refresh constraints.txt from the current .venv"
+
+venv: $(STAMP)
+
+# torch goes first and pinned: an unpinned resolve would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m apps
+
+# Debian packages the browser tests and CJK rendering need; installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || missing="$$missing fonts-wqy-zenhei"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+test: $(STAMP) system-deps
+	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing the run"; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python -m eval.bench
+
+lock:
+	$(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|visiondesk)[=@ ]' > constraints.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

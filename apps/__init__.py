@@ -1,0 +1,1 @@
+"""User-facing apps (Gradio chat, Streamlit admin) and the local launcher that starts the platform."""

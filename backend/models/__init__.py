@@ -1,0 +1,1 @@
+"""Model helpers: tiny random checkpoints for tests and the placeholder default model."""

@@ -1,0 +1,79 @@
+"""Start `python -m backend serve` as a child process and wait until it is ready (launcher, tests, benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class BackendProcess:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, grace: float = 20) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float) -> tuple[bool, str]:
+    """Poll /readyz until 200; (False, reason) if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    reason = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False, f"exited with code {process.returncode}"
+        try:
+            resp = httpx.get(f"{url}/readyz", timeout=2)
+            reason = resp.json().get("reason", reason)
+            if resp.status_code == 200:
+                return True, reason
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.3)
+    return False, f"not ready after {timeout:.0f}s: {reason}"
+
+
+def start_backend(log_dir: Path, env: dict[str, str], *, port: int | None = None, timeout: float = 300,
+                  inherit_visiondesk_env: bool = False) -> BackendProcess:
+    """Run the backend with `env` added to this environment; raises with the log if it never gets ready."""
+    port = port or free_port()
+    base = {k: v for k, v in os.environ.items() if inherit_visiondesk_env or not k.startswith("VISIONDESK_")}
+    log_path = Path(log_dir) / f"backend-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**base, "PYTHONUNBUFFERED": "1", **env},
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    backend = BackendProcess(f"http://127.0.0.1:{port}", process, log_path)
+    ok, reason = wait_ready(backend.url, process, timeout)
+    if not ok:
+        backend.stop()
+        raise RuntimeError(f"backend did not get ready ({reason}):\n{backend.log()[-4000:]}")
+    return backend

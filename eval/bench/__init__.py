@@ -1,0 +1,1 @@
+"""eval/bench package."""

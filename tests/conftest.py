@@ -1,0 +1,78 @@
+"""Shared fixtures: tiny models built from configs, and real backend servers started the way users start them."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from backend.process import ROOT, BackendProcess, free_port  # noqa: E402,F401 - re-exported for tests
+from backend.process import start_backend as start_backend_process  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(models_dir) -> Path:
+    from backend.models.tiny import ensure_tiny_model
+
+    return ensure_tiny_model("llava", models_dir)
+
+
+RunningBackend = BackendProcess
+
+
+def start_backend(tmp: Path, env_overrides: dict[str, str], *, ready_timeout: float = 120) -> BackendProcess:
+    """`python -m backend serve` in a subprocess; returns once /readyz says ready."""
+    return start_backend_process(tmp, {"VISIONDESK_DATA_DIR": str(tmp / "data"), **env_overrides},
+                                 timeout=ready_timeout)
+
+
+def stop_backend(backend: BackendProcess) -> None:
+    backend.stop()
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory, tiny_llava) -> Iterator[RunningBackend]:
+    """A real backend on the tiny LLaVA, shared by the API tests."""
+    tmp = tmp_path_factory.mktemp("backend")
+    running = start_backend(tmp, {"VISIONDESK_MODEL__PATH": str(tiny_llava), "VISIONDESK_MODEL__NAME": "tiny-llava"})
+    yield running
+    stop_backend(running)
+
+
+def image_bytes(size: tuple[int, int] = (64, 48), color=(200, 30, 30), fmt: str = "PNG") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width×height but holds almost no data: a decompression-bomb stand-in."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def make_image():
+    return image_bytes
