@@ -8,7 +8,7 @@ from typing import Protocol
 from PIL import Image
 
 from backend.api.schemas import ChatCompletionRequest, Citation, TextPart, VisionDeskOptions
-from backend.engines.base import GenerationRequest, SamplingParams
+from backend.engines.base import SamplingParams
 from backend.images import ImageLoader, ImageRejected
 from backend.settings import Settings
 
@@ -135,13 +135,6 @@ def sampling_from(body: ChatCompletionRequest, settings: Settings) -> SamplingPa
         top_p=body.top_p if body.top_p is not None else 1.0,
         seed=body.seed,
         stop=tuple(stop),
-    )
-
-
-def engine_request(augmentation: Augmentation, conversation: Conversation, sampling: SamplingParams,
-                   adapter: str | None) -> GenerationRequest:
-    return GenerationRequest(
-        messages=augmentation.messages, images=conversation.images, sampling=sampling, adapter=adapter
     )
 
 

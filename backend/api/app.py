@@ -69,6 +69,7 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
     )
     app.state.visiondesk = state
     _install_error_handlers(app, settings)
+    app.openapi = lambda: _openapi_without_422(app)
 
     @app.get("/healthz", response_model=Health, summary="The process is alive")
     async def healthz() -> Health:
@@ -138,9 +139,15 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
         parts, last = [], first
         if first is not None:
             parts.append(first.text)
-            async for delta in stream:
-                parts.append(delta.text)
-                last = delta
+            try:
+                async for delta in stream:
+                    parts.append(delta.text)
+                    last = delta
+                    if await request.is_disconnected():
+                        # Nobody is waiting for the answer: stop generating and free the batch slot.
+                        return JSONResponse({}, status_code=499)
+            finally:
+                await stream.aclose()
         prompt_tokens = (last.prompt_tokens if last else 0) or 0
         completion_tokens = (last.completion_tokens if last else 0) or 0
         return ChatCompletion(
@@ -162,6 +169,27 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
         )
 
     return app
+
+
+def _openapi_without_422(app: FastAPI) -> dict:
+    """The schema as served: validation errors are 400 with ErrorResponse here, never FastAPI's 422."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        chunk = ChatCompletionChunk.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(chunk.pop("$defs", {}))
+        components["ChatCompletionChunk"] = chunk
+        stream = schema["paths"]["/v1/chat/completions"]["post"]["responses"]["200"]["content"]
+        stream["text/event-stream"] = {"schema": {"$ref": "#/components/schemas/ChatCompletionChunk"}}
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 class _State:
@@ -194,7 +222,14 @@ async def _sse(completion_id, model_name, extension, first, stream: AsyncIterato
 
     def chunk(**fields) -> str:
         payload = ChatCompletionChunk(id=completion_id, created=created, model=model_name, **fields)
-        return f"data: {payload.model_dump_json(exclude_none=True)}\n\n"
+        data = payload.model_dump(mode="json")
+        # As OpenAI does: finish_reason stays (null until the end); absent extras and empty delta fields go.
+        for key in ("usage", "visiondesk"):
+            if data[key] is None:
+                del data[key]
+        for choice in data["choices"]:
+            choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
+        return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
     yield chunk(choices=[ChunkChoice(delta=ChunkDelta(role="assistant", content=""))], visiondesk=extension)
     last = first
@@ -288,7 +323,15 @@ def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
     async def validation(request: Request, exc: RequestValidationError):
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid body"}
+        if first.get("type") == "json_invalid":
+            # loc holds the character offset of the syntax error, not a field name.
+            at = first["loc"][-1] if first["loc"] else "?"
+            detail = (first.get("ctx") or {}).get("error") or first["msg"]
+            return _error(400, f"the request body is not valid JSON: {detail} at character {at}",
+                          type_="invalid_request_error", code="invalid_body")
         field = ".".join(str(p) for p in first["loc"] if p != "body")
-        message = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in errors[:5])
+        message = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in errors[:5]
+        )
         return _error(400, f"invalid request body: {message}", type_="invalid_request_error",
                       code="invalid_body", param=field or None)

@@ -80,6 +80,8 @@ def _flatten(images: Any) -> list[Any]:
 
 
 def _join(values: list[Any]) -> Any:
+    if len(values) == 1:  # the common single-image request: hand out the cached tensor, no copy
+        return values[0]
     if all(isinstance(v, torch.Tensor) for v in values):
         if values[0].dim() >= 2 and len({v.shape[1:] for v in values}) > 1:
             width = max(v.shape[1] for v in values)

@@ -151,7 +151,7 @@ class OpenAIEngine(Engine):
                 async with self._client.stream("POST", "/chat/completions", json=payload) as resp:
                     if resp.status_code != 200:
                         await resp.aread()
-                        raise _http_error(resp)
+                        raise _http_error(resp, request.adapter)
                     async for delta in _parse_sse(resp):
                         started = True
                         yield delta
@@ -214,7 +214,7 @@ async def _parse_sse(resp: httpx.Response) -> AsyncIterator[Delta]:
     )
 
 
-def _http_error(resp: httpx.Response) -> EngineError:
+def _http_error(resp: httpx.Response, adapter: str | None) -> EngineError:
     try:
         message = resp.json().get("error", {}).get("message") or resp.text
     except (ValueError, AttributeError):
@@ -224,7 +224,9 @@ def _http_error(resp: httpx.Response) -> EngineError:
         retry = resp.headers.get("retry-after")
         return EngineBusy(text, retry_after=float(retry) if retry and retry.isdigit() else 1.0)
     if resp.status_code == 404:
-        return UnknownAdapter(text)
+        if adapter:
+            return UnknownAdapter(f"the model server does not serve adapter {adapter!r}: {text}")
+        return EngineUnavailable(f"{text} (check openai.base_url and openai.model)")
     if resp.status_code >= 500:
         return EngineUnavailable(text)
     error = EngineError(text)

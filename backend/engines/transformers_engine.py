@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -19,7 +20,6 @@ from pathlib import Path
 import torch
 from transformers import (
     AutoModelForImageTextToText,
-    AutoProcessor,
     GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
@@ -38,6 +38,7 @@ from backend.engines.base import (
     UnknownAdapter,
 )
 from backend.engines.feature_cache import CachingImageProcessor
+from backend.models.processors import load_processor
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class TransformersEngine(Engine):
 
     def _load(self) -> None:
         t0 = time.perf_counter()
-        processor = AutoProcessor.from_pretrained(self.model_path)
+        processor = load_processor(self.model_path)
         processor.tokenizer.padding_side = "left"
         if getattr(processor, "image_processor", None) is not None:
             processor.image_processor = CachingImageProcessor(processor.image_processor, self._feature_cache_size)
@@ -210,6 +211,8 @@ class TransformersEngine(Engine):
             if batch is None:
                 return
             started = time.perf_counter()
+            self.batches_run += 1
+            self.largest_batch = max(self.largest_batch, len(batch))
             try:
                 self._generate(batch)
             except Exception as exc:  # noqa: BLE001 - every waiting stream must hear about it
@@ -218,8 +221,6 @@ class TransformersEngine(Engine):
                     if row.finish is None:
                         row.finish = "error"
                         row.emit(EngineError(f"generation failed: {exc}"))
-            self.batches_run += 1
-            self.largest_batch = max(self.largest_batch, len(batch))
             self._recent_batch_s = 0.8 * self._recent_batch_s + 0.2 * (time.perf_counter() - started)
 
     def _next_batch(self) -> list[_Row] | None:
@@ -279,7 +280,7 @@ class TransformersEngine(Engine):
 
 
 def _fresh_seed() -> int:
-    return int.from_bytes(torch.randint(0, 2**31 - 1, (1,)).numpy().tobytes()[:4], "little")
+    return secrets.randbits(63)
 
 
 def _eos_ids(model, tokenizer) -> list[int]:
@@ -397,7 +398,8 @@ def _emit_text(row: _Row, text: str) -> None:
 
 def _finish(row: _Row, tokenizer, reason: str) -> None:
     if reason != "cancelled":
-        _emit_text(row, _decoded(row, tokenizer))
+        # A length cut can split a multi-byte character: drop the dangling replacement character.
+        _emit_text(row, _decoded(row, tokenizer).rstrip("\ufffd"))
     row.finish = reason
     row.emit(_final(row, reason))
 

@@ -179,3 +179,23 @@ async def test_readiness_reports_a_broken_model_path(tmp_path):
         await eng.start()
     ready, reason = await eng.readiness()
     assert not ready and "missing" in reason
+
+
+@pytest.mark.parametrize("family", ["llava_next", "qwen2_vl"])
+async def test_other_families_batch_images_of_different_sizes(models_dir, family):
+    from backend.models.tiny import ensure_tiny_model
+
+    eng = TransformersEngine(ensure_tiny_model(family, models_dir), max_batch_size=4, batch_wait_ms=50)
+    await eng.start()
+    try:
+        requests = lambda: [  # noqa: E731 - fresh requests each time
+            ask("What is this?", image=Image.new("RGB", (120, 60), (10, 200, 10))),
+            ask("And this one, in the photo?", image=Image.new("RGB", (48, 90), (10, 10, 200))),
+            ask("No image here"),
+        ]
+        alone = [(await collect(eng, r))[0] for r in requests()]
+        together = [t for t, _ in await asyncio.gather(*[collect(eng, r) for r in requests()])]
+        assert together == alone
+        assert eng.largest_batch == 3
+    finally:
+        await eng.close()
