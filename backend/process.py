@@ -77,3 +77,49 @@ def start_backend(log_dir: Path, env: dict[str, str], *, port: int | None = None
         backend.stop()
         raise RuntimeError(f"backend did not get ready ({reason}):\n{backend.log()[-4000:]}")
     return backend
+
+
+VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
+
+
+@dataclass
+class VLLMProcess:
+    url: str  # the OpenAI base URL, ending in /v1
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, grace: float = 20) -> None:
+        BackendProcess.stop(self, grace)  # same signals, same fallback to kill
+
+
+def start_vllm(model: Path | str, log_dir: Path, *, port: int | None = None, python: Path = VLLM_PYTHON,
+               extra_args: list[str] | None = None, timeout: float = 300) -> VLLMProcess:
+    """Start vLLM's OpenAI server (the CPU build from `make vllm-env`) and wait until it lists its models."""
+    if not Path(python).exists():
+        raise FileNotFoundError(f"{python} not found: build the vLLM environment with `make vllm-env`")
+    port = port or free_port()
+    log_path = Path(log_dir) / f"vllm-{port}.log"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+           "VLLM_CPU_OMP_THREADS_BIND": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", f"0-{(os.cpu_count() or 1) - 1}"),
+           "VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1"}
+    # `python -m vllm.entrypoints...`: the `vllm` script fails on the vllm-cpu package name.
+    command = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--host", "127.0.0.1",
+               "--port", str(port), "--max-model-len", "2048", *(extra_args or [])]
+    process = subprocess.Popen(command, cwd=log_dir, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    server = VLLMProcess(f"http://127.0.0.1:{port}/v1", process, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"vLLM exited with code {process.returncode}:\n{server.log()[-4000:]}")
+        try:
+            if httpx.get(f"{server.url}/models", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    server.stop()
+    raise RuntimeError(f"vLLM not ready after {timeout:.0f}s:\n{server.log()[-4000:]}")

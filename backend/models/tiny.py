@@ -153,8 +153,9 @@ def _text_config(tokenizer) -> dict:
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        # head_dim 32: the smallest head size vLLM's CPU attention supports.
+        num_attention_heads=2,
+        num_key_value_heads=1,
         max_position_embeddings=4096,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -257,8 +258,8 @@ def _qwen2_vl_parts(tokenizer):
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil
 
     text = _text_config(tokenizer)
-    # head_dim 16 -> 8 rotary frequency pairs, split over (temporal, height, width).
-    text["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}
+    # head_dim 32 -> 16 rotary frequency pairs, split over (temporal, height, width).
+    text["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 6, 6]}
     config = Qwen2VLConfig(
         text_config=text,
         vision_config=dict(

@@ -4,7 +4,7 @@
 - engine: TransformersEngine.render_prompt + its processor call;
 - vLLM: the OpenAI payload OpenAIEngine sends, rendered the way vLLM's chat utilities do it (OpenAI parts kept
   as a list, the tokenizer's own chat template from the checkpoint, tokenized without special tokens, image
-  placeholders expanded by the model's processor). Issue 3's vLLM-server tests compare with a live server.
+  placeholders expanded by the model's processor). test_vllm_parity.py checks the same against a live server.
 """
 
 from __future__ import annotations

@@ -157,6 +157,7 @@ async def test_adapters_switch_per_request_inside_one_batch(tiny_llava, lora_ada
         with torch.inference_mode():
             ids = reference.generate(**inputs, max_new_tokens=8, do_sample=False)
         expected = eng.processor.tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        expected = expected.rstrip("\ufffd")  # the engine drops a character cut in half by the length limit
         assert tuned == expected
         without = (await collect(eng, ask("What is this?", image=red, max_tokens=8)))[0]
         assert without == base
