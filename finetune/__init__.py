@@ -1,1 +1,1 @@
-"""finetune package."""
+"""LoRA instruction tuning and projector alignment with TRL and PEFT (`python -m finetune.sft`, `finetune.align`)."""

@@ -189,6 +189,18 @@ def _clip_image_processor_kwargs(image_size: int) -> dict:
     )
 
 
+def _llava_processor_kwargs(tokenizer, patch_size: int) -> dict:
+    # CLIP's CLS token is counted by num_additional_image_tokens, then dropped by the "default" strategy.
+    return dict(
+        tokenizer=tokenizer,
+        patch_size=patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        image_token=LLAVA_IMAGE,
+        chat_template=tokenizer.chat_template,
+    )
+
+
 def _llava_parts(tokenizer):
     from transformers import CLIPImageProcessorPil, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
@@ -208,12 +220,7 @@ def _llava_parts(tokenizer):
     )
     processor = LlavaProcessor(
         image_processor=CLIPImageProcessorPil(**_clip_image_processor_kwargs(image_size)),
-        tokenizer=tokenizer,
-        patch_size=patch_size,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        image_token=LLAVA_IMAGE,
-        chat_template=tokenizer.chat_template,
+        **_llava_processor_kwargs(tokenizer, patch_size),
     )
     return LlavaForConditionalGeneration, config, processor
 
@@ -244,12 +251,7 @@ def _llava_next_parts(tokenizer):
         image_processor=LlavaNextImageProcessorPil(
             image_grid_pinpoints=pinpoints, do_pad=True, **_clip_image_processor_kwargs(image_size)
         ),
-        tokenizer=tokenizer,
-        patch_size=patch_size,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        image_token=LLAVA_IMAGE,
-        chat_template=tokenizer.chat_template,
+        **_llava_processor_kwargs(tokenizer, patch_size),
     )
     return LlavaNextForConditionalGeneration, config, processor
 
