@@ -64,6 +64,11 @@ def run(settings: Settings, config_file: str | None = None, *, ready_timeout: fl
         print("[visiondesk] ready:", flush=True)
         for child in children:
             print(f"  {child.name:8s} {child.url}", flush=True)
+        who = settings.auth.admin_username
+        how = ("the password in VISIONDESK_AUTH__ADMIN_PASSWORD" if settings.auth.admin_password.get_secret_value()
+               else "the one-time password printed above on the first start")
+        print(f"[visiondesk] log in as {who!r} with {how}; admins create agent accounts and API keys "
+              "(docs/operations.md)", flush=True)
         print("[visiondesk] press Ctrl-C to stop", flush=True)
         while not stopping:
             for child in children:

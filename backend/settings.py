@@ -113,6 +113,30 @@ class ServerSettings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
 
+class DatabaseSettings(_Section):
+    """The app database: users, API keys, conversations, messages, request log."""
+
+    url: str = Field(
+        "",
+        description="SQLAlchemy URL, e.g. `postgresql+psycopg://user:pw@db/visiondesk`. Empty: a SQLite file "
+        "`visiondesk.db` under `data_dir`, in WAL mode.",
+    )
+    store_images: bool = Field(
+        False, description="Keep the bytes of chat images with their messages. Off: only their content hashes."
+    )
+
+
+class AuthSettings(_Section):
+    """Accounts, roles and tokens."""
+
+    admin_username: str = Field("admin", description="Name of the admin account created on first start.")
+    admin_password: SecretStr = Field(
+        SecretStr(""),
+        description="Password of that first admin. Empty: a one-time password is generated and printed once.",
+    )
+    session_ttl_hours: float = Field(12.0, gt=0, description="How long a login token stays valid.")
+
+
 class AppsSettings(_Section):
     """The chat and admin apps and the local launcher."""
 
@@ -134,6 +158,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     apps: AppsSettings = Field(default_factory=AppsSettings)
 
     @classmethod
@@ -154,6 +180,10 @@ class Settings(BaseSettings):
             return self.apps.backend_url.rstrip("/")
         host = "127.0.0.1" if self.server.host in ("0.0.0.0", "::") else self.server.host
         return f"http://{host}:{self.server.port}"
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'visiondesk.db'}"
 
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, secrets replaced by '**********'."""

@@ -32,10 +32,38 @@ def tiny_llava(models_dir) -> Path:
 RunningBackend = BackendProcess
 
 
+ADMIN_PASSWORD = "test-admin-password"
+
+
 def start_backend(tmp: Path, env_overrides: dict[str, str], *, ready_timeout: float = 120) -> BackendProcess:
-    """`python -m backend serve` in a subprocess; returns once /readyz says ready."""
-    return start_backend_process(tmp, {"VISIONDESK_DATA_DIR": str(tmp / "data"), **env_overrides},
-                                 timeout=ready_timeout)
+    """`python -m backend serve` in a subprocess; returns once /readyz says ready.
+
+    The returned process carries `headers` (an agent's API key) and `admin_headers` (an admin login).
+    """
+    backend = start_backend_process(
+        tmp, {"VISIONDESK_DATA_DIR": str(tmp / "data"), "VISIONDESK_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+              **env_overrides},
+        timeout=ready_timeout)
+    backend.data_dir = Path(env_overrides.get("VISIONDESK_DATA_DIR", tmp / "data"))
+    authorize(backend)
+    return backend
+
+
+def authorize(backend: BackendProcess) -> None:
+    """Log in as the first admin, create an agent account and an API key for it."""
+    import httpx
+
+    login = httpx.post(f"{backend.url}/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD},
+                       timeout=30)
+    login.raise_for_status()
+    backend.admin_headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    httpx.post(f"{backend.url}/v1/users", headers=backend.admin_headers, timeout=30,
+               json={"username": "agent", "password": "agent-password", "role": "agent"}).raise_for_status()
+    key = httpx.post(f"{backend.url}/v1/api-keys", headers=backend.admin_headers, timeout=30,
+                     json={"name": "tests", "username": "agent"})
+    key.raise_for_status()
+    backend.api_key = key.json()["key"]
+    backend.headers = {"Authorization": f"Bearer {backend.api_key}"}
 
 
 def stop_backend(backend: BackendProcess) -> None:

@@ -1,77 +1,126 @@
-"""The backend HTTP service: OpenAI-compatible chat, models, health and readiness."""
+"""The backend HTTP service: assembles chat, accounts, health, readiness and metrics around one engine."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
 
-from backend.api.schemas import (
-    AssistantMessage,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    Choice,
-    ChunkChoice,
-    ChunkDelta,
-    ErrorResponse,
-    Health,
-    ModelCard,
-    ModelList,
-    Readiness,
-    Usage,
-    VisionDeskResult,
-)
-from backend.chat import Augmenter, InvalidRequest, NoAugmenter, parse_conversation, sampling_from
-from backend.engines import PLACEHOLDER_NOTICE, Engine, EngineError, GenerationRequest, is_placeholder
+from backend.accounts import Accounts
+from backend.api import accounts_routes, chat_routes
+from backend.api.errors import install_error_handlers
+from backend.api.schemas import ChatCompletionChunk, Health, Readiness
+from backend.chat import Augmenter, InvalidRequest, NoAugmenter
+from backend.db import Database
+from backend.engines import Engine, is_placeholder
 from backend.images import ImageLoader
+from backend.metrics import Metrics
+from backend.records import ChatRecorder, TurnRecord
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_ERROR_RESPONSES = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in {
-        400: "Invalid request (names the broken rule or limit)",
-        404: "Unknown model or adapter",
-        413: "Body, image or pixel count too large",
-        415: "Unsupported image format",
-        429: "Queue full; see Retry-After",
-        503: "Model or model server unavailable",
-    }.items()
-}
+
+class State:
+    """Everything the routes share, built once per app."""
+
+    def __init__(self, settings: Settings, engine: Engine, augmenter: Augmenter, db: Database):
+        from datetime import timedelta
+
+        self.settings = settings
+        self.engine = engine
+        self.augmenter = augmenter
+        self.db = db
+        self.accounts = Accounts(db, timedelta(hours=settings.auth.session_ttl_hours))
+        self.recorder = ChatRecorder(db, settings.database.store_images)
+        self.images = ImageLoader(settings.limits, settings.images)
+        self.metrics = Metrics(queue_depth=lambda: float(getattr(engine, "queue_depth", 0)))
+        self.started = int(time.time())
+        self.placeholder = is_placeholder(settings)
+
+    def prepare_database(self) -> None:
+        """Migrate the schema, then create the first admin on an empty database."""
+        self.db.upgrade()
+        auth = self.settings.auth
+        one_time = self.accounts.ensure_admin(auth.admin_username, auth.admin_password.get_secret_value())
+        if one_time:
+            # Printed once, to the operator's terminal, because nobody can log in otherwise.
+            print(f"\n[visiondesk] created admin account {auth.admin_username!r} with one-time password: {one_time}\n"
+                  "[visiondesk] log in with it, then create accounts; set VISIONDESK_AUTH__ADMIN_PASSWORD to choose it\n",
+                  flush=True)
+
+    async def start_engine(self) -> None:
+        try:
+            await self.engine.start()
+        except Exception:  # noqa: BLE001 - readiness reports it; the process stays up for diagnosis
+            log.exception("engine failed to start")
+
+    def adapter_for(self, model: str | None) -> str | None:
+        if not model or model == self.engine.model_id:
+            return None
+        if model in self.engine.adapters():
+            return model
+        known = ", ".join([self.engine.model_id, *self.engine.adapters()])
+        raise InvalidRequest(f"model {model!r} is not served here; choose one of: {known}", code="model_not_found",
+                             param="model", status=404)
+
+    def finish(self, turn: TurnRecord, started: float) -> None:
+        """Metrics now; the database write in the background, so a slow disk never delays an answer."""
+        turn.latency_ms = (time.perf_counter() - started) * 1000
+        if turn.status == 200:
+            self.metrics.observe_chat(
+                model=turn.adapter or turn.model, stream=turn.stream, latency_s=turn.latency_ms / 1000,
+                ttft_s=turn.ttft_ms / 1000 if turn.ttft_ms is not None else None,
+                prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens)
+        else:
+            self.metrics.errors.labels(type=_error_type(turn.status)).inc()
+        asyncio.get_running_loop().run_in_executor(None, self._record, turn)
+
+    def _record(self, turn: TurnRecord) -> None:
+        try:
+            self.recorder.record(turn)
+        except Exception:  # noqa: BLE001 - losing a log row must not break chat; the log says so
+            log.exception("could not record request %s", turn.request_id)
 
 
-def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None = None) -> FastAPI:
+def _error_type(status: int) -> str:
+    return {400: "invalid_request", 404: "not_found", 413: "too_large", 415: "unsupported_media", 429: "queue_full",
+            499: "client_disconnected", 503: "unavailable"}.get(status, "server_error")
+
+
+def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None = None,
+               db: Database | None = None) -> FastAPI:
     """Build the service around an engine (started in the background so health answers at once)."""
-    state = _State(settings, engine, augmenter or NoAugmenter())
+    state = State(settings, engine, augmenter or NoAugmenter(), db or Database(settings.database_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await asyncio.to_thread(state.prepare_database)
         task = asyncio.create_task(state.start_engine())
         yield
         task.cancel()
         await engine.close()
+        state.db.close()
 
     app = FastAPI(
         title="VisionDesk backend",
         version="0.1.0",
-        description="OpenAI-compatible multimodal chat with VisionDesk's knowledge and experiment extensions.",
+        description="OpenAI-compatible multimodal chat with VisionDesk's knowledge and experiment extensions. "
+                    "Send `Authorization: Bearer <token>`: a login token from /v1/auth/login or an API key.",
         lifespan=lifespan,
     )
     app.state.visiondesk = state
-    _install_error_handlers(app, settings)
-    app.openapi = lambda: _openapi_without_422(app)
+    install_error_handlers(app, settings.limits.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=state.metrics)
+    app.include_router(chat_routes.router(state))
+    app.include_router(accounts_routes.router(state.accounts))
+    app.openapi = lambda: _openapi(app)
 
-    @app.get("/healthz", response_model=Health, summary="The process is alive")
+    @app.get("/healthz", response_model=Health, summary="The process is alive", tags=["operations"])
     async def healthz() -> Health:
         return Health()
 
@@ -80,98 +129,47 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
         response_model=Readiness,
         summary="Whether chat requests can be answered (model loaded or upstream reachable)",
         responses={503: {"model": Readiness, "description": "Not ready; `reason` says why"}},
+        tags=["operations"],
     )
     async def readyz() -> JSONResponse:
         ready, reason = await engine.readiness()
         body = Readiness(ready=ready, reason=reason, model=engine.model_id, engine=settings.model.engine)
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
-    @app.get("/v1/models", response_model=ModelList, summary="The base model and the LoRA adapters requests may select")
-    async def models() -> ModelList:
-        base = ModelCard(id=engine.model_id, created=state.started, kind="base")
-        adapters = [
-            ModelCard(id=name, created=state.started, parent=engine.model_id, kind="adapter")
-            for name in engine.adapters()
-        ]
-        return ModelList(data=[base, *adapters])
-
-    @app.post(
-        "/v1/chat/completions",
-        response_model=ChatCompletion,
-        summary="Answer a chat turn, optionally with images, as JSON or server-sent events",
-        responses={
-            200: {
-                "description": "The answer; with `stream: true`, `text/event-stream` of chat.completion.chunk objects",
-                "content": {"text/event-stream": {}},
-            },
-            **_ERROR_RESPONSES,
-        },
-    )
-    async def chat_completions(body: ChatCompletionRequest, request: Request):
-        adapter = state.adapter_for(body.model)
-        sampling = sampling_from(body, settings)
-        conversation = await asyncio.to_thread(parse_conversation, body, settings, state.images)
-        augmentation = await state.augmenter.augment(conversation)
-        gen = GenerationRequest(
-            messages=augmentation.messages, images=conversation.images, sampling=sampling, adapter=adapter
-        )
-        extension = VisionDeskResult(
-            domain=conversation.options.domain,
-            retrieval=augmentation.retrieval,
-            citations=augmentation.citations,
-            ocr_text=augmentation.ocr_text,
-            variant=conversation.options.variant,
-            adapter=adapter,
-            notice=PLACEHOLDER_NOTICE if state.placeholder else None,
-        )
-        model_name = adapter or engine.model_id
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        stream = engine.stream(gen)
-        # Pull the first delta before answering so queue-full and engine errors become proper HTTP errors.
-        try:
-            first = await anext(stream)
-        except StopAsyncIteration:
-            first = None
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            events = _sse(completion_id, model_name, extension, first, stream, include_usage)
-            return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        parts, last = [], first
-        if first is not None:
-            parts.append(first.text)
-            try:
-                async for delta in stream:
-                    parts.append(delta.text)
-                    last = delta
-                    if await request.is_disconnected():
-                        # Nobody is waiting for the answer: stop generating and free the batch slot.
-                        return JSONResponse({}, status_code=499)
-            finally:
-                await stream.aclose()
-        prompt_tokens = (last.prompt_tokens if last else 0) or 0
-        completion_tokens = (last.completion_tokens if last else 0) or 0
-        return ChatCompletion(
-            id=completion_id,
-            created=int(time.time()),
-            model=model_name,
-            choices=[
-                Choice(
-                    message=AssistantMessage(content="".join(parts)),
-                    finish_reason=(last.finish_reason if last else None) or "stop",
-                )
-            ],
-            usage=Usage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                total_tokens=prompt_tokens + completion_tokens,
-            ),
-            visiondesk=extension,
-        )
+    @app.get("/metrics", summary="Prometheus metrics", tags=["operations"],
+             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+    async def metrics() -> Response:
+        return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
 
 
-def _openapi_without_422(app: FastAPI) -> dict:
+class RequestMetrics:
+    """ASGI middleware: counts every HTTP request by route template and status."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        status = 500
+
+        async def capture(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(route=route, status=str(status)).inc()
+
+
+def _openapi(app: FastAPI) -> dict:
     """The schema as served: validation errors are 400 with ErrorResponse here, never FastAPI's 422."""
     if app.openapi_schema is None:
         from fastapi.openapi.utils import get_openapi
@@ -190,148 +188,3 @@ def _openapi_without_422(app: FastAPI) -> dict:
         stream["text/event-stream"] = {"schema": {"$ref": "#/components/schemas/ChatCompletionChunk"}}
         app.openapi_schema = schema
     return app.openapi_schema
-
-
-class _State:
-    def __init__(self, settings: Settings, engine: Engine, augmenter: Augmenter):
-        self.settings = settings
-        self.engine = engine
-        self.augmenter = augmenter
-        self.images = ImageLoader(settings.limits, settings.images)
-        self.started = int(time.time())
-        self.placeholder = is_placeholder(settings)
-
-    async def start_engine(self) -> None:
-        try:
-            await self.engine.start()
-        except Exception:  # noqa: BLE001 - readiness reports it; the process stays up for diagnosis
-            log.exception("engine failed to start")
-
-    def adapter_for(self, model: str | None) -> str | None:
-        if not model or model == self.engine.model_id:
-            return None
-        if model in self.engine.adapters():
-            return model
-        known = ", ".join([self.engine.model_id, *self.engine.adapters()])
-        raise InvalidRequest(f"model {model!r} is not served here; choose one of: {known}", code="model_not_found",
-                             param="model", status=404)
-
-
-async def _sse(completion_id, model_name, extension, first, stream: AsyncIterator, include_usage: bool):
-    created = int(time.time())
-
-    def chunk(**fields) -> str:
-        payload = ChatCompletionChunk(id=completion_id, created=created, model=model_name, **fields)
-        data = payload.model_dump(mode="json")
-        # As OpenAI does: finish_reason stays (null until the end); absent extras and empty delta fields go.
-        for key in ("usage", "visiondesk"):
-            if data[key] is None:
-                del data[key]
-        for choice in data["choices"]:
-            choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
-        return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
-
-    yield chunk(choices=[ChunkChoice(delta=ChunkDelta(role="assistant", content=""))], visiondesk=extension)
-    last = first
-    try:
-        if first is not None:
-            if first.text or first.finish_reason:
-                yield chunk(choices=[ChunkChoice(delta=ChunkDelta(content=first.text), finish_reason=first.finish_reason)])
-            async for delta in stream:
-                last = delta
-                yield chunk(choices=[ChunkChoice(delta=ChunkDelta(content=delta.text), finish_reason=delta.finish_reason)])
-    except EngineError as exc:
-        # Headers are gone already: report the error in-band the way OpenAI-compatible servers do.
-        error = {"error": {"message": str(exc), "type": "server_error", "code": type(exc).__name__}}
-        yield f"data: {json.dumps(error)}\n\n"
-    finally:
-        await stream.aclose()
-    if include_usage and last is not None:
-        p, c = last.prompt_tokens or 0, last.completion_tokens or 0
-        yield chunk(choices=[], usage=Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c))
-    yield "data: [DONE]\n\n"
-
-
-def _error(status: int, message: str, *, type_: str, code: str | None = None, param: str | None = None,
-           headers: dict | None = None) -> JSONResponse:
-    body = ErrorResponse(error={"message": message, "type": type_, "code": code, "param": param})
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
-
-
-class BodyLimit:
-    """ASGI middleware: refuse bodies over the limit, by Content-Length or while counting chunked bodies."""
-
-    def __init__(self, app, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_bytes:
-            return await self._refuse(scope, receive, send, f"request body is {int(length):,} bytes")
-        seen = 0
-
-        async def counting_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLarge()
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await self._refuse(scope, receive, send, "request body is larger than allowed")
-
-    async def _refuse(self, scope, receive, send, what: str):
-        response = _error(413, f"{what}; the limit is {self.max_bytes:,} bytes (limits.max_body_bytes)",
-                          type_="invalid_request_error", code="max_body_bytes")
-        await response(scope, receive, send)
-
-
-class _BodyTooLarge(HTTPException):
-    # An HTTPException, so FastAPI's body parsing lets it through instead of turning it into a 400.
-    def __init__(self):
-        super().__init__(status_code=413)
-
-
-def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
-
-    max_body = settings.limits.max_body_bytes
-    app.add_middleware(BodyLimit, max_bytes=max_body)
-
-    @app.exception_handler(_BodyTooLarge)
-    async def too_large(request: Request, exc: _BodyTooLarge):
-        return _error(413, f"request body is larger than {max_body:,} bytes (limits.max_body_bytes)",
-                      type_="invalid_request_error", code="max_body_bytes")
-
-    @app.exception_handler(InvalidRequest)
-    async def invalid(request: Request, exc: InvalidRequest):
-        return _error(exc.status, str(exc), type_="invalid_request_error", code=exc.code, param=exc.param)
-
-    @app.exception_handler(EngineError)
-    async def engine_error(request: Request, exc: EngineError):
-        headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else None
-        type_ = {429: "rate_limit_error", 404: "invalid_request_error"}.get(exc.status, "server_error")
-        return _error(exc.status, str(exc), type_=type_, code=type(exc).__name__, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation(request: Request, exc: RequestValidationError):
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid body"}
-        if first.get("type") == "json_invalid":
-            # loc holds the character offset of the syntax error, not a field name.
-            at = first["loc"][-1] if first["loc"] else "?"
-            detail = (first.get("ctx") or {}).get("error") or first["msg"]
-            return _error(400, f"the request body is not valid JSON: {detail} at character {at}",
-                          type_="invalid_request_error", code="invalid_body")
-        field = ".".join(str(p) for p in first["loc"] if p != "body")
-        message = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in errors[:5]
-        )
-        return _error(400, f"invalid request body: {message}", type_="invalid_request_error",
-                      code="invalid_body", param=field or None)

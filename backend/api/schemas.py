@@ -88,6 +88,8 @@ class VisionDeskResult(BaseModel):
     ocr_text: list[str] = Field(default_factory=list, description="Text read from each image, in order.")
     variant: str | None = Field(None, description="Experiment variant that answered.")
     adapter: str | None = Field(None, description="LoRA adapter that answered; empty for the base model.")
+    conversation_id: str | None = Field(None, description="Conversation the turn was recorded in; send it back to continue.")
+    request_id: str | None = Field(None, description="Id of this answer, for feedback and the request log.")
     notice: str | None = Field(None, description="A message the UI should show, e.g. that a placeholder model answers.")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ def test_launcher_starts_backend_prints_urls_and_stops_on_ctrl_c(tmp_path, tiny_
     env = {k: v for k, v in os.environ.items() if not k.startswith("VISIONDESK_")}
     # The placeholder path: no model.path, so the launcher builds the tiny default under data_dir.
     env.update({"VISIONDESK_DATA_DIR": str(tmp_path), "VISIONDESK_SERVER__PORT": str(port), "PYTHONUNBUFFERED": "1"})
+    # No admin password set: the first start must print a one-time password, and how to log in.
     proc = subprocess.Popen([sys.executable, "-m", "apps"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
@@ -33,9 +35,15 @@ def test_launcher_starts_backend_prints_urls_and_stops_on_ctrl_c(tmp_path, tiny_
         output = "".join(lines)
         assert f"backend  http://127.0.0.1:{port}" in output, output
         assert "placeholder model" in output
-        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()
+        password = re.search(r"one-time password: (\S+)", output)
+        assert password, output
+        assert "log in" in output
+        login = httpx.post(f"http://127.0.0.1:{port}/v1/auth/login", timeout=10,
+                           json={"username": "admin", "password": password.group(1)})
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=headers, timeout=10).json()
         assert models["data"][0]["id"] == "visiondesk-placeholder"
-        answer = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60,
+        answer = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60, headers=headers,
                             json={"messages": [{"role": "user", "content": "hello"}], "max_tokens": 3}).json()
         assert "placeholder" in answer["visiondesk"]["notice"]
 

@@ -50,8 +50,9 @@ def chat_body(text: str = "What is in this picture?", *images: bytes, **extra) -
     return {"messages": [user(text, *images)], "max_tokens": 24, "temperature": 0, **extra}
 
 
-def post(url: str, body, **kwargs) -> httpx.Response:
-    return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120, **kwargs)
+def post(server, body, **kwargs) -> httpx.Response:
+    """POST a chat request as the test agent (API key)."""
+    return httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=120, headers=server.headers, **kwargs)
 
 
 def sse_events(resp: httpx.Response) -> list:
@@ -82,7 +83,7 @@ def assert_error(resp: httpx.Response, status: int, code: str, *, mentions: str 
 
 def test_chat_completion_with_image_has_openai_shape(backend):
     body = chat_body("What is in this picture?", image_bytes(), visiondesk={"domain": "ecommerce", "variant": "B"})
-    resp = post(backend.url, body)
+    resp = post(backend, body)
     assert resp.status_code == 200, resp.text
     out = resp.json()
     assert out["id"].startswith("chatcmpl-")
@@ -109,8 +110,8 @@ def test_chat_completion_with_image_has_openai_shape(backend):
 
 
 def test_image_tokens_are_counted_in_the_prompt(backend):
-    with_image = post(backend.url, chat_body("Describe it.", image_bytes(), max_tokens=1)).json()
-    without = post(backend.url, chat_body("Describe it.", max_tokens=1)).json()
+    with_image = post(backend, chat_body("Describe it.", image_bytes(), max_tokens=1)).json()
+    without = post(backend, chat_body("Describe it.", max_tokens=1)).json()
     assert with_image["usage"]["prompt_tokens"] - without["usage"]["prompt_tokens"] >= IMAGE_TOKENS
 
 
@@ -121,11 +122,11 @@ def test_multi_turn_conversation(backend):
         {"role": "assistant", "content": "A red square."},
         {"role": "user", "content": "And what colour is it?"},
     ]
-    resp = post(backend.url, {"messages": history, "max_tokens": 12, "temperature": 0})
+    resp = post(backend, {"messages": history, "max_tokens": 12, "temperature": 0})
     assert resp.status_code == 200, resp.text
     out = resp.json()
     assert out["choices"][0]["finish_reason"] in ("stop", "length")
-    alone = post(backend.url, {"messages": history[-1:], "max_tokens": 1}).json()
+    alone = post(backend, {"messages": history[-1:], "max_tokens": 1}).json()
     # The earlier turns (and the image in them) are part of the prompt.
     assert out["usage"]["prompt_tokens"] > alone["usage"]["prompt_tokens"] + IMAGE_TOKENS
 
@@ -133,8 +134,8 @@ def test_multi_turn_conversation(backend):
 def test_streaming_matches_the_json_answer(backend):
     body = chat_body("What is in this picture?", image_bytes(color=(10, 120, 240)), max_tokens=32,
                      visiondesk={"domain": "medical", "variant": "A"})
-    plain = post(backend.url, body).json()
-    with httpx.stream("POST", f"{backend.url}/v1/chat/completions", json={**body, "stream": True},
+    plain = post(backend, body).json()
+    with httpx.stream("POST", f"{backend.url}/v1/chat/completions", json={**body, "stream": True}, headers=backend.headers,
                       timeout=120) as resp:
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/event-stream")
@@ -158,9 +159,10 @@ def test_streaming_matches_the_json_answer(backend):
 
 def test_stream_include_usage(backend):
     body = chat_body("What is in this picture?", image_bytes(), max_tokens=16)
-    plain = post(backend.url, body).json()
+    plain = post(backend, body).json()
     with httpx.stream("POST", f"{backend.url}/v1/chat/completions",
-                      json={**body, "stream": True, "stream_options": {"include_usage": True}}, timeout=120) as resp:
+                      json={**body, "stream": True, "stream_options": {"include_usage": True}}, timeout=120,
+                      headers=backend.headers) as resp:
         events = sse_events(resp)
     assert events[-1] == "[DONE]"
     usage_chunk = events[-2]
@@ -172,7 +174,7 @@ def test_stream_include_usage(backend):
 def test_openai_client_chat_stream_and_models(backend):
     from openai import OpenAI
 
-    client = OpenAI(base_url=f"{backend.url}/v1", api_key="x", max_retries=0, timeout=120)
+    client = OpenAI(base_url=f"{backend.url}/v1", api_key=backend.api_key, max_retries=0, timeout=120)
     messages = [user("What is in this picture?", image_bytes(color=(0, 200, 0)))]
     completion = client.chat.completions.create(
         model="tiny-llava", messages=messages, max_tokens=20, temperature=0,
@@ -207,7 +209,7 @@ def test_openai_client_chat_stream_and_models(backend):
 
 
 def test_models_health_readiness(backend):
-    models = httpx.get(f"{backend.url}/v1/models").json()
+    models = httpx.get(f"{backend.url}/v1/models", headers=backend.headers).json()
     assert models["object"] == "list"
     assert models["data"][0]["id"] == "tiny-llava"
     assert models["data"][0]["kind"] == "base"
@@ -272,14 +274,14 @@ def limited(tmp_path_factory, tiny_llava):
 def test_small_image_within_limits_is_answered(limited):
     small = image_bytes((32, 32))
     assert len(small) < 2000
-    resp = post(limited.url, chat_body("What is it?", small, small, max_tokens=2))
+    resp = post(limited, chat_body("What is it?", small, small, max_tokens=2))
     assert resp.status_code == 200, resp.text
 
 
 def test_image_bytes_limit(limited):
     big = noise_png((40, 40))
     assert len(big) > 2000
-    error = assert_error(post(limited.url, chat_body("What is it?", big)), 413, "max_image_bytes",
+    error = assert_error(post(limited, chat_body("What is it?", big)), 413, "max_image_bytes",
                          mentions="limits.max_image_bytes")
     assert error["param"] == "messages[0].content"
 
@@ -289,7 +291,7 @@ def test_pixel_limit_is_checked_from_the_header(limited, size):
     bomb = png_header_only(*size)
     assert len(bomb) < 2000
     started = time.perf_counter()
-    resp = post(limited.url, chat_body("What is it?", bomb))
+    resp = post(limited, chat_body("What is it?", bomb))
     assert time.perf_counter() - started < 5.0
     assert_error(resp, 413, "max_image_pixels", mentions="limits.max_image_pixels")
 
@@ -298,7 +300,7 @@ def test_pixel_limit_is_checked_from_the_header(limited, size):
 def test_image_format_not_accepted(limited, fmt):
     data = image_bytes((16, 16), fmt=fmt)  # ICO needs >= 16 px or Pillow writes no image at all
     assert len(data) < 2000
-    error = assert_error(post(limited.url, chat_body("What is it?", data)), 415, "image_formats",
+    error = assert_error(post(limited, chat_body("What is it?", data)), 415, "image_formats",
                          mentions="limits.image_formats")
     assert fmt in error["message"]
 
@@ -309,17 +311,17 @@ def test_image_format_not_accepted(limited, fmt):
     ids=["random-bytes", "truncated-png"],
 )
 def test_corrupt_image(limited, data):
-    assert_error(post(limited.url, chat_body("What is it?", data)), 400, "image_formats")
+    assert_error(post(limited, chat_body("What is it?", data)), 400, "image_formats")
 
 
 def test_images_per_request_limit(limited):
     small = image_bytes((8, 8))
-    assert_error(post(limited.url, chat_body("Compare them.", small, small, small)), 400,
+    assert_error(post(limited, chat_body("Compare them.", small, small, small)), 400,
                  "max_images_per_request", mentions="limits.max_images_per_request")
 
 
 def test_prompt_length_limit(limited):
-    assert_error(post(limited.url, chat_body("x" * 501)), 400, "max_prompt_chars", mentions="limits.max_prompt_chars")
+    assert_error(post(limited, chat_body("x" * 501)), 400, "max_prompt_chars", mentions="limits.max_prompt_chars")
 
 
 def _oversized_body() -> bytes:
@@ -330,7 +332,7 @@ def _oversized_body() -> bytes:
 
 def test_body_size_limit_with_content_length(limited):
     resp = httpx.post(f"{limited.url}/v1/chat/completions", content=_oversized_body(),
-                      headers={"content-type": "application/json"}, timeout=60)
+                      headers={"content-type": "application/json", **limited.headers}, timeout=60)
     assert_error(resp, 413, "max_body_bytes", mentions="limits.max_body_bytes")
 
 
@@ -342,28 +344,28 @@ def test_body_size_limit_with_chunked_body(limited):
             yield body[i : i + 16_384]
 
     resp = httpx.post(f"{limited.url}/v1/chat/completions", content=chunks(),
-                      headers={"content-type": "application/json"}, timeout=60)
+                      headers={"content-type": "application/json", **limited.headers}, timeout=60)
     assert resp.request.headers.get("transfer-encoding") == "chunked"
     assert "content-length" not in resp.request.headers
     assert_error(resp, 413, "max_body_bytes", mentions="limits.max_body_bytes")
     # The server is fine afterwards.
-    assert post(limited.url, chat_body("hello", max_tokens=1)).status_code == 200
+    assert post(limited, chat_body("hello", max_tokens=1)).status_code == 200
 
 
 def test_body_just_under_the_limit_is_accepted(limited):
     body = json.dumps(chat_body("hello", max_tokens=1) | {"user": "u" * 150_000}).encode()
     assert len(body) < 200_000
     resp = httpx.post(f"{limited.url}/v1/chat/completions", content=body,
-                      headers={"content-type": "application/json"}, timeout=60)
+                      headers={"content-type": "application/json", **limited.headers}, timeout=60)
     assert resp.status_code == 200, resp.text
 
 
 def test_empty_question(limited):
-    assert_error(post(limited.url, chat_body("   \n\t ")), 400, "empty_question")
+    assert_error(post(limited, chat_body("   \n\t ")), 400, "empty_question")
 
 
 def test_unknown_model(limited):
-    error = assert_error(post(limited.url, chat_body("hello", model="no-such-model")), 404, "model_not_found")
+    error = assert_error(post(limited, chat_body("hello", model="no-such-model")), 404, "model_not_found")
     assert "tiny-llava" in error["message"]  # says what is served
 
 
@@ -372,7 +374,7 @@ def test_remote_image_urls_disabled(limited):
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
         {"type": "text", "text": "What is it?"},
     ]}]}
-    assert_error(post(limited.url, body), 400, "allow_remote_urls", mentions="images.allow_remote_urls")
+    assert_error(post(limited, body), 400, "allow_remote_urls", mentions="images.allow_remote_urls")
 
 
 def test_invalid_base64(limited):
@@ -380,20 +382,20 @@ def test_invalid_base64(limited):
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@not-base64@@"}},
         {"type": "text", "text": "What is it?"},
     ]}]}
-    error = assert_error(post(limited.url, body), 400, "image_url")
+    error = assert_error(post(limited, body), 400, "image_url")
     assert "base64" in error["message"]
 
 
 def test_malformed_json_body(limited):
     resp = httpx.post(f"{limited.url}/v1/chat/completions", content=b'{"messages": [',
-                      headers={"content-type": "application/json"}, timeout=30)
+                      headers={"content-type": "application/json", **limited.headers}, timeout=30)
     error = assert_error(resp, 400, "invalid_body")
     assert "not valid JSON" in error["message"]
     assert error.get("param") is None  # the syntax error's offset is not a field
 
 
 def test_schema_violation_is_a_400_naming_the_field(limited):
-    resp = post(limited.url, {"messages": [{"role": "robot", "content": "hi"}]})
+    resp = post(limited, {"messages": [{"role": "robot", "content": "hi"}]})
     error = assert_error(resp, 400, "invalid_body")
     assert "role" in error["message"]
 
@@ -426,7 +428,8 @@ def test_full_queue_answers_429_with_retry_after(single_slot):
 
     def call(_):
         barrier.wait()
-        return httpx.post(f"{single_slot.url}/v1/chat/completions", json=body, timeout=180)
+        return httpx.post(f"{single_slot.url}/v1/chat/completions", json=body, timeout=180,
+                          headers=single_slot.headers)
 
     with ThreadPoolExecutor(n) as pool:
         responses = list(pool.map(call, range(n)))
@@ -445,7 +448,7 @@ def test_full_queue_answers_429_with_retry_after(single_slot):
         assert out["choices"][0]["finish_reason"] in ("stop", "length")
         assert 0 < out["usage"]["completion_tokens"] <= 2048
     # Once the queue drains, the server answers again.
-    assert post(single_slot.url, chat_body("hello", max_tokens=2)).status_code == 200
+    assert post(single_slot, chat_body("hello", max_tokens=2)).status_code == 200
 
 
 # -- client disconnect ------------------------------------------------------------------------------
@@ -454,7 +457,7 @@ def test_full_queue_answers_429_with_retry_after(single_slot):
 def test_client_disconnect_mid_stream_leaves_the_server_working(backend):
     body = {"messages": [user(LONG_QUESTION)], "max_tokens": 2048, "temperature": 0, "stream": True}
     with httpx.Client(timeout=60) as client:
-        with client.stream("POST", f"{backend.url}/v1/chat/completions", json=body) as resp:
+        with client.stream("POST", f"{backend.url}/v1/chat/completions", json=body, headers=backend.headers) as resp:
             assert resp.status_code == 200
             got_content = False
             for line in resp.iter_lines():
@@ -464,7 +467,7 @@ def test_client_disconnect_mid_stream_leaves_the_server_working(backend):
             assert got_content
         # Leaving the block closes the connection mid-answer.
     started = time.perf_counter()
-    resp = post(backend.url, chat_body("Still there?", image_bytes(), max_tokens=4))
+    resp = post(backend, chat_body("Still there?", image_bytes(), max_tokens=4))
     elapsed = time.perf_counter() - started
     assert resp.status_code == 200, resp.text
     # The abandoned answer's ~2000 remaining tokens (seconds of decoding) were cancelled, not finished first.

@@ -13,7 +13,7 @@ IMAGE_TOKENS = 16
 
 @pytest.fixture
 def client(backend):
-    with VisionDeskClient(backend.url, timeout=120) as c:
+    with VisionDeskClient(backend.url, api_key=backend.api_key, timeout=120) as c:
         yield c
 
 

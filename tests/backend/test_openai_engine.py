@@ -32,7 +32,7 @@ def down_url() -> str:
 
 @pytest.fixture
 async def engine(backend):
-    eng = OpenAIEngine(f"{backend.url}/v1", max_retries=0, timeout_s=120)
+    eng = OpenAIEngine(f"{backend.url}/v1", api_key=backend.api_key, max_retries=0, timeout_s=120)
     await eng.start()
     yield eng
     await eng.close()
@@ -67,6 +67,7 @@ async def test_stream_with_image_equals_the_backends_own_answer(engine, backend)
             "max_tokens": 24,
             "temperature": 0,
         },
+        headers=backend.headers,
         timeout=120,
     ).json()
     assert text == direct["choices"][0]["message"]["content"]
@@ -86,7 +87,7 @@ async def test_adapter_not_configured_is_refused_locally(engine):
 
 
 async def test_configured_adapter_the_server_lacks(backend):
-    eng = OpenAIEngine(f"{backend.url}/v1", model="tiny-llava", adapters=["ghost-lora"], max_retries=0)
+    eng = OpenAIEngine(f"{backend.url}/v1", api_key=backend.api_key, model="tiny-llava", adapters=["ghost-lora"], max_retries=0)
     try:
         ready, reason = await eng.readiness()
         assert ready is False and "ghost-lora" in reason
@@ -114,7 +115,7 @@ async def test_server_down_is_retried_with_backoff_then_unavailable():
 
 
 async def test_http_4xx_is_final_not_retried(backend):
-    eng = OpenAIEngine(f"{backend.url}/v1", model="tiny-llava", max_retries=3, backoff_s=2.0)
+    eng = OpenAIEngine(f"{backend.url}/v1", api_key=backend.api_key, model="tiny-llava", max_retries=3, backoff_s=2.0)
     try:
         started = time.perf_counter()
         with pytest.raises(EngineError) as err:

@@ -1,0 +1,197 @@
+"""OpenAI-compatible routes: /v1/models and /v1/chat/completions (JSON or server-sent events)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from backend.accounts import Principal
+from backend.api.schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    ChunkDelta,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+    Usage,
+    VisionDeskResult,
+)
+from backend.api.security import require
+from backend.chat import InvalidRequest, parse_conversation, sampling_from
+from backend.engines import PLACEHOLDER_NOTICE, Delta, EngineError, GenerationRequest
+from backend.engines.feature_cache import image_key
+from backend.records import ConversationNotFound, TurnRecord
+
+if TYPE_CHECKING:
+    from backend.api.app import State
+
+_ERROR_RESPONSES = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in {
+        400: "Invalid request (names the broken rule or limit)",
+        401: "Missing, unknown or expired token",
+        403: "The token's role may not do this",
+        404: "Unknown model, adapter or conversation",
+        413: "Body, image or pixel count too large",
+        415: "Unsupported image format",
+        429: "Queue full; see Retry-After",
+        503: "Model or model server unavailable",
+    }.items()
+}
+
+
+def router(state: State) -> APIRouter:
+    r = APIRouter(tags=["chat"])
+    engine, settings = state.engine, state.settings
+
+    @r.get("/v1/models", response_model=ModelList, summary="The base model and the LoRA adapters requests may select")
+    async def models(_: Principal = Depends(require("agent"))) -> ModelList:
+        base = ModelCard(id=engine.model_id, created=state.started, kind="base")
+        adapters = [ModelCard(id=name, created=state.started, parent=engine.model_id, kind="adapter")
+                    for name in engine.adapters()]
+        return ModelList(data=[base, *adapters])
+
+    @r.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletion,
+        summary="Answer a chat turn, optionally with images, as JSON or server-sent events",
+        responses={
+            200: {"description": "The answer; with `stream: true`, `text/event-stream` of chat.completion.chunk "
+                                 "objects", "content": {"text/event-stream": {}}},
+            **_ERROR_RESPONSES,
+        },
+    )
+    async def chat_completions(body: ChatCompletionRequest, request: Request,
+                               principal: Principal = Depends(require("agent"))):
+        started = time.perf_counter()
+        turn = TurnRecord(request_id=f"chatcmpl-{uuid.uuid4().hex}", user_id=principal.user_id,
+                          model=engine.model_id, status=200, stream=body.stream)
+        try:
+            turn.adapter = state.adapter_for(body.model)
+            sampling = sampling_from(body, settings)
+            conversation = await asyncio.to_thread(parse_conversation, body, settings, state.images)
+            options = conversation.options
+            turn.domain, turn.variant, turn.question = options.domain, options.variant, conversation.question
+            turn.image_hashes = [image_key(img) for img in conversation.images]
+            turn.images = conversation.images
+            turn.conversation_id = await asyncio.to_thread(state.recorder.conversation_for, principal,
+                                                           options.conversation_id)
+            augmentation = await state.augmenter.augment(conversation)
+            stream = engine.stream(GenerationRequest(messages=augmentation.messages, images=conversation.images,
+                                                     sampling=sampling, adapter=turn.adapter))
+            # Pull the first delta before answering, so queue-full and engine errors become proper HTTP errors.
+            first = await anext(stream, None)
+            turn.ttft_ms = (time.perf_counter() - started) * 1000
+        except (InvalidRequest, EngineError, ConversationNotFound) as exc:
+            turn.status, turn.error = getattr(exc, "status", 404), str(exc)
+            state.finish(turn, started)
+            raise
+        extension = VisionDeskResult(
+            domain=options.domain, retrieval=augmentation.retrieval, citations=augmentation.citations,
+            ocr_text=augmentation.ocr_text, variant=options.variant, adapter=turn.adapter,
+            conversation_id=turn.conversation_id, request_id=turn.request_id,
+            notice=PLACEHOLDER_NOTICE if state.placeholder else None,
+        )
+        turn.answer_meta = extension.model_dump(include={"citations", "variant", "adapter", "domain"}, mode="json")
+        model_name = turn.adapter or engine.model_id
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            events = _sse(state, turn, started, model_name, extension, first, stream, include_usage)
+            return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+        parts, last = [], first
+        try:
+            if first is not None:
+                parts.append(first.text)
+                async for delta in stream:
+                    parts.append(delta.text)
+                    last = delta
+                    if await request.is_disconnected():
+                        # Nobody waits for the answer: stop generating and free the batch slot.
+                        turn.status, turn.error = 499, "client disconnected"
+                        return JSONResponse({}, status_code=499)
+        except EngineError as exc:
+            turn.status, turn.error = exc.status, str(exc)
+            raise
+        finally:
+            await stream.aclose()
+            _account(turn, "".join(parts), last)
+            state.finish(turn, started)
+        return ChatCompletion(
+            id=turn.request_id,
+            created=int(time.time()),
+            model=model_name,
+            choices=[Choice(message=AssistantMessage(content=turn.answer),
+                            finish_reason=(last.finish_reason if last else None) or "stop")],
+            usage=Usage(prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens,
+                        total_tokens=turn.prompt_tokens + turn.completion_tokens),
+            visiondesk=extension,
+        )
+
+    return r
+
+
+def _account(turn: TurnRecord, answer: str, last: Delta | None) -> None:
+    turn.answer = answer
+    turn.prompt_tokens = (last.prompt_tokens if last else 0) or 0
+    turn.completion_tokens = (last.completion_tokens if last else 0) or 0
+
+
+async def _sse(state: State, turn: TurnRecord, started: float, model_name: str, extension: VisionDeskResult,
+               first: Delta | None, stream: AsyncIterator[Delta], include_usage: bool):
+    created = int(time.time())
+
+    def chunk(**fields) -> str:
+        payload = ChatCompletionChunk(id=turn.request_id, created=created, model=model_name, **fields)
+        data = payload.model_dump(mode="json")
+        # As OpenAI does: finish_reason stays (null until the end); absent extras and empty delta fields go.
+        for key in ("usage", "visiondesk"):
+            if data[key] is None:
+                del data[key]
+        for choice in data["choices"]:
+            choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
+        return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+    parts: list[str] = []
+    last = first
+    finished = False
+    try:
+        yield chunk(choices=[ChunkChoice(delta=ChunkDelta(role="assistant", content=""))], visiondesk=extension)
+        try:
+            if first is not None:
+                parts.append(first.text)
+                if first.text or first.finish_reason:
+                    yield chunk(choices=[ChunkChoice(delta=ChunkDelta(content=first.text),
+                                                     finish_reason=first.finish_reason)])
+                async for delta in stream:
+                    last = delta
+                    parts.append(delta.text)
+                    yield chunk(choices=[ChunkChoice(delta=ChunkDelta(content=delta.text),
+                                                     finish_reason=delta.finish_reason)])
+        except EngineError as exc:
+            # Headers are gone already: report the error in-band the way OpenAI-compatible servers do.
+            turn.status, turn.error = exc.status, str(exc)
+            error = {"error": {"message": str(exc), "type": "server_error", "code": type(exc).__name__}}
+            yield f"data: {json.dumps(error)}\n\n"
+        if include_usage and last is not None:
+            p, c = last.prompt_tokens or 0, last.completion_tokens or 0
+            yield chunk(choices=[], usage=Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c))
+        yield "data: [DONE]\n\n"
+        finished = True
+    finally:
+        await stream.aclose()
+        if not finished and turn.status == 200:
+            turn.status, turn.error = 499, "client disconnected mid-stream"
+        _account(turn, "".join(parts), last)
+        state.finish(turn, started)
