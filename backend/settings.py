@@ -187,7 +187,12 @@ class Settings(BaseSettings):
 
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, secrets replaced by '**********'."""
-        return _mask(self.model_dump(mode="json"), self)
+        data = _mask(self.model_dump(mode="json"), self)
+        if self.database.url:
+            from sqlalchemy.engine import make_url
+
+            data["database"]["url"] = make_url(self.database.url).render_as_string(hide_password=True)
+        return data
 
 
 class SettingsError(ValueError):

@@ -404,18 +404,40 @@ def _is_complete(model_dir: Path, family: str, seed: int) -> bool:
         return False
 
 
+def build_tiny_lora(model_dir: str | Path, out_dir: str | Path, *, seed: int = 1, rank: int = 8) -> Path:
+    """A random LoRA on the language model's attention projections, strong enough to change greedy output.
+
+    Language-model only, as vLLM requires; loads in PEFT (TransformersEngine) and in vLLM's --lora-modules.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(model_dir)
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, init_lora_weights=False,
+                        target_modules=r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)")
+    torch.manual_seed(seed)
+    get_peft_model(model, config).save_pretrained(out_dir)
+    return Path(out_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m backend.models.tiny",
         description="Build a tiny random image-text-to-text checkpoint (offline, seconds, a few MB).",
-        epilog="example: python -m backend.models.tiny --family llava --out /tmp/tiny-llava",
+        epilog="examples:\n  python -m backend.models.tiny --family llava --out /tmp/tiny-llava\n"
+               "  python -m backend.models.tiny --family llava --out /tmp/tiny-llava --lora /tmp/tiny-llava-lora",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--family", choices=FAMILIES, default="llava", help="model family (default: llava)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="weight seed (default: 0)")
+    parser.add_argument("--lora", type=Path, help="also write a random LoRA adapter for the model to this folder")
     args = parser.parse_args(argv)
     path = build_tiny_model(args.family, args.out, seed=args.seed)
     print(path)
+    if args.lora:
+        print(build_tiny_lora(path, args.lora))
     return 0
 
 

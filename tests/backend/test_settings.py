@@ -123,3 +123,9 @@ def test_configuration_doc_reference_is_current():
 def test_example_config_loads():
     settings = load_settings(ROOT / "config" / "visiondesk.example.yaml")
     assert settings.server.port == 8700
+
+
+def test_database_password_is_masked(tmp_path):
+    settings = load_settings(write(tmp_path, "database:\n  url: postgresql://vd:hunter22@db:5432/visiondesk\n"))
+    assert "hunter22" not in json.dumps(settings.masked())
+    assert settings.masked()["database"]["url"] == "postgresql://vd:***@db:5432/visiondesk"

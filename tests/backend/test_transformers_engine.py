@@ -124,17 +124,9 @@ async def test_unknown_adapter_is_refused(engine):
 
 @pytest.fixture(scope="module")
 def lora_adapter(tiny_llava, tmp_path_factory):
-    """A LoRA on the language model with non-zero weights, so it visibly changes outputs."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForImageTextToText
+    from backend.models.tiny import build_tiny_lora
 
-    model = AutoModelForImageTextToText.from_pretrained(tiny_llava)
-    config = LoraConfig(r=4, lora_alpha=16, target_modules=r".*language_model.*\.(q_proj|v_proj)", init_lora_weights=False)
-    torch.manual_seed(1)
-    peft_model = get_peft_model(model, config)
-    out = tmp_path_factory.mktemp("adapter") / "shop"
-    peft_model.save_pretrained(out)
-    return out
+    return build_tiny_lora(tiny_llava, tmp_path_factory.mktemp("adapter") / "shop")
 
 
 async def test_adapters_switch_per_request_inside_one_batch(tiny_llava, lora_adapter, red):
