@@ -45,7 +45,11 @@ def start_backend(tmp: Path, env_overrides: dict[str, str], *, ready_timeout: fl
               **env_overrides},
         timeout=ready_timeout)
     backend.data_dir = Path(env_overrides.get("VISIONDESK_DATA_DIR", tmp / "data"))
-    authorize(backend)
+    try:
+        authorize(backend)
+    except Exception:
+        backend.stop()  # never leak a server when the test set-up fails
+        raise
     return backend
 
 
