@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from backend.accounts import Principal
 from backend.db import Database
-from backend.db.models import Conversation, Message, MessageImage, RequestLog
+from backend.db.models import Conversation, Message, MessageImage, RequestLog, utcnow
 
 
 class ConversationNotFound(LookupError):
@@ -80,6 +80,8 @@ class ChatRecorder:
             if conv is None:
                 s.add(Conversation(id=turn.conversation_id, user_id=turn.user_id, domain=turn.domain,
                                    title=turn.question[:200]))
+            else:
+                conv.updated_at = utcnow()
             s.add(Message(conversation_id=turn.conversation_id, role="user", content=turn.question,
                           image_hashes=turn.image_hashes, request_id=turn.request_id))
             s.add(Message(conversation_id=turn.conversation_id, role="assistant", content=turn.answer or "",
@@ -88,6 +90,20 @@ class ChatRecorder:
                 for sha, image in zip(turn.image_hashes, turn.images, strict=False):
                     if s.get(MessageImage, sha) is None:
                         s.add(MessageImage(sha=sha, data=_png(image)))
+
+    def conversations(self, principal: Principal, limit: int = 50) -> list[Conversation]:
+        with self.db.session() as s:
+            query = select(Conversation).where(Conversation.user_id == principal.user_id)
+            return list(s.scalars(query.order_by(Conversation.updated_at.desc()).limit(limit)))
+
+    def conversation(self, principal: Principal, conversation_id: str) -> tuple[Conversation, list[Message]]:
+        with self.db.session() as s:
+            conv = s.get(Conversation, conversation_id)
+            if conv is None or (conv.user_id != principal.user_id and not principal.has("admin")):
+                raise ConversationNotFound(f"conversation {conversation_id!r} not found")
+            messages = list(s.scalars(select(Message).where(Message.conversation_id == conversation_id)
+                                      .order_by(Message.id)))
+            return conv, messages
 
     def recent_requests(self, limit: int = 50) -> list[RequestLog]:
         with self.db.session() as s:

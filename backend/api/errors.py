@@ -11,6 +11,7 @@ from backend.api.schemas import ErrorResponse
 from backend.api.security import AuthError
 from backend.chat import InvalidRequest
 from backend.engines import EngineError
+from backend.feedback import FeedbackError
 from backend.records import ConversationNotFound
 
 
@@ -89,6 +90,11 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     async def account_error(request: Request, exc: AccountError):
         type_ = "authentication_error" if exc.status == 401 else "invalid_request_error"
         return error_response(exc.status, str(exc), type_=type_, code="account")
+
+    @app.exception_handler(FeedbackError)
+    async def feedback_error(request: Request, exc: FeedbackError):
+        return error_response(exc.status, str(exc), type_="invalid_request_error", code="feedback",
+                              param="request_id" if exc.status == 404 else None)
 
     @app.exception_handler(ConversationNotFound)
     async def conversation_missing(request: Request, exc: ConversationNotFound):

@@ -13,8 +13,9 @@ def test_migrations_create_every_table_and_match_the_models(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'app.db'}")
     db.upgrade()
     db.upgrade()  # idempotent: runs at every start
-    assert db.current_revision() == "0001"
-    assert {"users", "tokens", "conversations", "messages", "message_images", "request_log"} <= set(db.tables())
+    assert db.current_revision() == "0002"
+    assert {"users", "tokens", "conversations", "messages", "message_images", "request_log", "feedback"} <= \
+        set(db.tables())
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations disagree; add a migration: {diff}"

@@ -70,7 +70,7 @@ def _create_database(server: str, name: str) -> str:
 def test_migrations_and_accounts_on_postgres(postgres_url):
     db = Database(postgres_url("accounts"))
     db.upgrade()
-    assert db.current_revision() == "0001"
+    assert db.current_revision() == "0002"
     assert {"users", "tokens", "request_log"} <= set(db.tables())
     accounts = Accounts(db)
     accounts.create_user("pg-agent", "a long password", "agent")
