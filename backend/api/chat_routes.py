@@ -125,9 +125,9 @@ def router(state: State) -> APIRouter:
             turn.status, turn.error = exc.status, str(exc)
             raise
         finally:
-            await stream.aclose()
             _account(turn, "".join(parts), last)
             state.finish(turn, started)
+            await stream.aclose()
         return ChatCompletion(
             id=turn.request_id,
             created=int(time.time()),
@@ -190,8 +190,9 @@ async def _sse(state: State, turn: TurnRecord, started: float, model_name: str, 
         yield "data: [DONE]\n\n"
         finished = True
     finally:
-        await stream.aclose()
+        # Record first: under cancellation the await below may be the last thing that runs.
         if not finished and turn.status == 200:
             turn.status, turn.error = 499, "client disconnected mid-stream"
         _account(turn, "".join(parts), last)
         state.finish(turn, started)
+        await stream.aclose()
