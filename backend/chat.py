@@ -43,10 +43,21 @@ class Augmentation:
     retrieval: bool = False
 
 
+@dataclass
+class AnswerFrame:
+    """What a domain's safety rules put around an answer: a prefix, a suffix, or a fixed reply instead of one."""
+
+    prefix: str = ""
+    suffix: str = ""
+    canned: str | None = None  # when set, the model is not asked at all
+
+
 class Augmenter(Protocol):
     """The knowledge hook: may rewrite the messages (system prompt, context blocks) and report sources."""
 
     async def augment(self, conversation: Conversation) -> Augmentation: ...
+
+    def frame(self, conversation: Conversation, augmentation: Augmentation) -> AnswerFrame: ...
 
 
 class NoAugmenter:
@@ -54,6 +65,9 @@ class NoAugmenter:
 
     async def augment(self, conversation: Conversation) -> Augmentation:
         return Augmentation(messages=conversation.messages)
+
+    def frame(self, conversation: Conversation, augmentation: Augmentation) -> AnswerFrame:
+        return AnswerFrame()
 
 
 def parse_conversation(body: ChatCompletionRequest, settings: Settings, images: ImageLoader) -> Conversation:

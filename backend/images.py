@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from backend.settings import ImageSettings, LimitSettings
 
 HASH_KEY = "visiondesk_sha"
+SOURCE_KEY = "visiondesk_source"
 
 
 class ImageRejected(ValueError):
@@ -91,6 +92,8 @@ def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageRejected(f"the image is corrupt or truncated ({exc})", limit="image_formats") from None
     rgb.info[HASH_KEY] = content_hash(data)
+    # The original encoding, so an upstream model server gets the bytes the client sent (no re-encoding).
+    rgb.info[SOURCE_KEY] = (fmt, data)
     return rgb
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from knowledge.settings import KnowledgeSettings
 
 CONFIG_ENV = "VISIONDESK_CONFIG_FILE"
 
@@ -159,6 +161,7 @@ class Settings(BaseSettings):
     images: ImageSettings = Field(default_factory=ImageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     apps: AppsSettings = Field(default_factory=AppsSettings)
 
@@ -173,6 +176,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The YAML file arrives as init kwargs; the environment must win over it.
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _knowledge_under_data_dir(self) -> Settings:
+        # The knowledge store lives under the one data_dir unless it was placed elsewhere on purpose.
+        if "data_dir" not in self.knowledge.model_fields_set:
+            self.knowledge.__dict__["data_dir"] = self.data_dir / "knowledge"
+        return self
 
     @property
     def backend_url(self) -> str:
@@ -273,6 +283,14 @@ def _describe(exc: ValidationError, path: Path | str | None) -> str:
     return "\n".join(lines)
 
 
+def _repo_relative(path: Path) -> str:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return str(path.relative_to(root)) if path.is_absolute() else str(path)
+    except ValueError:
+        return str(path)
+
+
 def markdown_reference() -> str:
     """Tables of every setting, for docs/configuration.md (`python -m backend config --markdown`)."""
     lines = []
@@ -292,8 +310,12 @@ def markdown_reference() -> str:
             default = field.get_default(call_default_factory=True)
             if isinstance(default, SecretStr):
                 default = "(secret)"
-            shown = "`" + (yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
-                           if not isinstance(default, Path) else str(default)) + "`"
+            if isinstance(default, Path):
+                shown = f"`{_repo_relative(default)}`"
+            elif default is None:
+                shown = "(empty)"
+            else:
+                shown = "`" + yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip() + "`"
             lines.append(f"| `{path}` | `{env}` | {shown} | {field.description} |")
         lines.append("")
     return "\n".join(lines)

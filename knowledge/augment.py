@@ -6,12 +6,13 @@ import asyncio
 from dataclasses import dataclass
 
 from backend.api.schemas import Citation
-from backend.chat import Augmentation, Conversation
+from backend.chat import AnswerFrame, Augmentation, Conversation
 from knowledge.glossary import Glossary, load_glossary
 from knowledge.ocr import OcrEngine, OcrTimeout, default_engine
 from knowledge.profiles import DomainProfile, load_profiles
 from knowledge.retrieval import Hit, RetrievalRequest, Retriever
 from knowledge.safety import emergency_notice, postprocess_answer
+from knowledge.text import is_chinese
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import KnowledgeStore
 
@@ -143,6 +144,21 @@ class KnowledgeAugmenter:
     async def augment(self, conversation: Conversation) -> Augmentation:
         # OCR, embedding and Chroma are blocking: keep them off the event loop
         return await asyncio.to_thread(self._augment, conversation)
+
+    def frame(self, conversation: Conversation, augmentation: Augmentation) -> AnswerFrame:
+        """What the profile's safety rules put around the model's answer, known before generation starts."""
+        profile = self.profile(conversation.options.domain)
+        if not profile.safety.medical:
+            return AnswerFrame()
+        zh = is_chinese(conversation.question)
+        notice = emergency_notice(conversation.question)
+        disclaimer = profile.safety.disclaimer_zh if zh else profile.safety.disclaimer_en
+        has_knowledge = bool(augmentation.citations) or not augmentation.retrieval
+        return AnswerFrame(
+            prefix=f"{notice}\n\n" if notice else "",
+            suffix=f"\n\n{disclaimer}" if disclaimer else "",
+            canned=None if has_knowledge else (profile.safety.no_knowledge_zh if zh else profile.safety.no_knowledge_en),
+        )
 
     def finalize(self, answer: str, conversation: Conversation, augmentation: Augmentation) -> CheckedAnswer:
         """Post-process a finished answer: medical disclaimer, red-flag prefix, "knowledge unavailable"; flag names."""

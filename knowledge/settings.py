@@ -14,9 +14,14 @@ class KnowledgeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    enabled: bool = Field(
+        True, description="Ground answers in the knowledge base. Off: chat answers from the model alone, and "
+                          "the store is not opened.",
+    )
     data_dir: Path = Field(
         Path("var/knowledge"),
-        description="Directory for the Chroma persist dir, the SQLite database and the OCR cache.",
+        description="Directory for the Chroma persist dir, the SQLite database and the OCR cache; in the backend "
+                    "it defaults to `<data_dir>/knowledge`.",
     )
     persist_dir: Path | None = Field(
         None,

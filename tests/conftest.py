@@ -39,10 +39,12 @@ def start_backend(tmp: Path, env_overrides: dict[str, str], *, ready_timeout: fl
     """`python -m backend serve` in a subprocess; returns once /readyz says ready.
 
     The returned process carries `headers` (an agent's API key) and `admin_headers` (an admin login).
+    Knowledge is off unless the test turns it on: opening and seeding the store costs half a minute, and
+    tests/backend/test_grounded_chat.py covers it.
     """
     backend = start_backend_process(
         tmp, {"VISIONDESK_DATA_DIR": str(tmp / "data"), "VISIONDESK_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-              **env_overrides},
+              "VISIONDESK_KNOWLEDGE__ENABLED": "false", **env_overrides},
         timeout=ready_timeout)
     backend.data_dir = Path(env_overrides.get("VISIONDESK_DATA_DIR", tmp / "data"))
     try:

@@ -18,6 +18,7 @@ from backend.chat import Augmenter, InvalidRequest, NoAugmenter
 from backend.db import Database
 from backend.feedback import FeedbackStore
 from backend.engines import Engine, is_placeholder
+from backend.grounding import Grounding
 from backend.images import ImageLoader
 from backend.metrics import Metrics
 from backend.records import ChatRecorder, TurnRecord
@@ -29,12 +30,13 @@ log = logging.getLogger(__name__)
 class State:
     """Everything the routes share, built once per app."""
 
-    def __init__(self, settings: Settings, engine: Engine, augmenter: Augmenter, db: Database):
+    def __init__(self, settings: Settings, engine: Engine, augmenter: Augmenter | None, db: Database):
         from datetime import timedelta
 
         self.settings = settings
         self.engine = engine
-        self.augmenter = augmenter
+        self.grounding = Grounding(settings.knowledge) if augmenter is None and settings.knowledge.enabled else None
+        self.augmenter: Augmenter = augmenter or self.grounding or NoAugmenter()
         self.db = db
         self.accounts = Accounts(db, timedelta(hours=settings.auth.session_ttl_hours))
         self.recorder = ChatRecorder(db, settings.database.store_images)
@@ -60,6 +62,18 @@ class State:
             await self.engine.start()
         except Exception:  # noqa: BLE001 - readiness reports it; the process stays up for diagnosis
             log.exception("engine failed to start")
+        if self.grounding is not None:
+            await self.grounding.start()
+
+    async def readiness(self) -> tuple[bool, str]:
+        ready, reason = await self.engine.readiness()
+        if self.grounding is not None:
+            knowledge_ready, knowledge_reason = self.grounding.readiness()
+            ready, reason = ready and knowledge_ready, f"{reason}; {knowledge_reason}"
+        return ready, reason
+
+    def domains(self) -> list:
+        return self.grounding.domains() if self.grounding is not None else []
 
     def adapter_for(self, model: str | None) -> str | None:
         if not model or model == self.engine.model_id:
@@ -97,7 +111,7 @@ def _error_type(status: int) -> str:
 def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None = None,
                db: Database | None = None) -> FastAPI:
     """Build the service around an engine (started in the background so health answers at once)."""
-    state = State(settings, engine, augmenter or NoAugmenter(), db or Database(settings.database_url))
+    state = State(settings, engine, augmenter, db or Database(settings.database_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -106,6 +120,8 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
         yield
         task.cancel()
         await engine.close()
+        if state.grounding is not None:
+            state.grounding.close()
         state.db.close()
 
     app = FastAPI(
@@ -135,7 +151,7 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
         tags=["operations"],
     )
     async def readyz() -> JSONResponse:
-        ready, reason = await engine.readiness()
+        ready, reason = await state.readiness()
         body = Readiness(ready=ready, reason=reason, model=engine.model_id, engine=settings.model.engine)
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

@@ -21,9 +21,11 @@ from backend.api.schemas import (
     Choice,
     ChunkChoice,
     ChunkDelta,
+    DomainCard,
     ErrorResponse,
     ModelCard,
     ModelList,
+    QuickActionCard,
     Usage,
     VisionDeskResult,
 )
@@ -31,6 +33,7 @@ from backend.api.security import require
 from backend.chat import InvalidRequest, parse_conversation, sampling_from
 from backend.engines import PLACEHOLDER_NOTICE, Delta, EngineError, GenerationRequest
 from backend.engines.feature_cache import image_key
+from backend.grounding import canned, framed
 from backend.records import ConversationNotFound, TurnRecord
 
 if TYPE_CHECKING:
@@ -62,6 +65,14 @@ def router(state: State) -> APIRouter:
                     for name in engine.adapters()]
         return ModelList(data=[base, *adapters])
 
+    @r.get("/v1/domains", response_model=list[DomainCard],
+           summary="Knowledge domains agents can choose, with their quick actions")
+    async def domains(_: Principal = Depends(require("agent"))) -> list[DomainCard]:
+        return [DomainCard(domain=p.domain, title=p.title, medical=p.safety.medical, default_adapter=p.default_adapter,
+                           quick_actions=[QuickActionCard(id=a.id, label=a.label, prompt=a.prompt)
+                                          for a in p.quick_actions])
+                for p in state.domains()]
+
     @r.post(
         "/v1/chat/completions",
         response_model=ChatCompletion,
@@ -88,8 +99,13 @@ def router(state: State) -> APIRouter:
             turn.conversation_id = await asyncio.to_thread(state.recorder.conversation_for, principal,
                                                            options.conversation_id)
             augmentation = await state.augmenter.augment(conversation)
-            stream = engine.stream(GenerationRequest(messages=augmentation.messages, images=conversation.images,
-                                                     sampling=sampling, adapter=turn.adapter))
+            frame = state.augmenter.frame(conversation, augmentation)
+            if frame.canned is not None:  # e.g. medical with nothing relevant retrieved: say so, do not improvise
+                stream = canned(frame.prefix + frame.canned + frame.suffix)
+            else:
+                stream = framed(engine.stream(GenerationRequest(
+                    messages=augmentation.messages, images=conversation.images, sampling=sampling,
+                    adapter=turn.adapter)), frame)
             # Pull the first delta before answering, so queue-full and engine errors become proper HTTP errors.
             first = await anext(stream, None)
             turn.ttft_ms = (time.perf_counter() - started) * 1000

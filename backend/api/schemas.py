@@ -155,6 +155,20 @@ class ModelList(BaseModel):
     data: list[ModelCard] = Field(description="Base model first, then adapters.")
 
 
+class QuickActionCard(BaseModel):
+    id: str = Field(description="Stable id of the action.")
+    label: str = Field(description="Button text.")
+    prompt: str = Field(description="The question the button sends.")
+
+
+class DomainCard(BaseModel):
+    domain: str = Field(description="Name to send as `visiondesk.domain`.")
+    title: str = Field(description="Human-readable name.")
+    medical: bool = Field(description="Medical safety rules apply: disclaimer, red flags, no improvising.")
+    default_adapter: str | None = Field(None, description="LoRA adapter the domain's profile suggests.")
+    quick_actions: list[QuickActionCard] = Field(description="One-click prompts for the chat screen.")
+
+
 class ErrorDetail(BaseModel):
     message: str = Field(description="What went wrong and what to do.")
     type: str = Field(description="`invalid_request_error`, `rate_limit_error`, `server_error`, …")

@@ -24,16 +24,23 @@ from backend.engines.base import (
     GenerationRequest,
     UnknownAdapter,
 )
+from backend.images import SOURCE_KEY
 from backend.settings import Settings
 
 _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 
 
+_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif", "BMP": "image/bmp"}
+
+
 def image_data_uri(img: Image.Image) -> str:
-    """PNG data URI; lossless, so the server sees exactly the pixels the backend validated."""
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    """The client's original bytes when the backend decoded them; otherwise a lossless PNG of the pixels."""
+    fmt, data = img.info.get(SOURCE_KEY, (None, None))
+    if data is None or fmt not in _MIME:
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        fmt, data = "PNG", buf.getvalue()
+    return f"data:{_MIME[fmt]};base64," + base64.b64encode(data).decode("ascii")
 
 
 def to_openai_messages(messages: list[dict], images: list[Image.Image]) -> list[dict]:

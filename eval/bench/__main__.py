@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ("overhead", "image", "throughput", "vllm")
+BENCHES = ("overhead", "image", "throughput", "vllm", "knowledge_ingest", "knowledge_query", "sft")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,12 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
 
-    from eval.bench import image_cache, service_overhead, throughput, vllm_serving
+    from eval.bench import image_cache, knowledge, service_overhead, sft, throughput, vllm_serving
     from eval.bench.model import ensure_bench_llava
 
     model = Path(args.model) if args.model else ensure_bench_llava(Path(args.work_dir))
     runners = {"overhead": service_overhead.run, "image": image_cache.run, "throughput": throughput.run,
-               "vllm": vllm_serving.run}
+               "vllm": vllm_serving.run, "knowledge_ingest": knowledge.run_ingest, "knowledge_query": knowledge.run_query,
+               "sft": sft.run}
     results = []
     for name in chosen:
         print(f"running {name} ...", file=sys.stderr, flush=True)

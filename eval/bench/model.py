@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MARKER = ".bench_model_complete"
+MARKER = ".bench_model_complete_v2"  # v2: vision keys in the layout vLLM loads
 
 
 def ensure_bench_llava(root: Path, seed: int = 0) -> Path:
@@ -19,7 +19,7 @@ def ensure_bench_llava(root: Path, seed: int = 0) -> Path:
     from transformers import CLIPImageProcessorPil, CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
     from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
-    from backend.models.tiny import LLAVA_IMAGE, build_tokenizer
+    from backend.models.tiny import LLAVA_IMAGE, build_tokenizer, rewrite_llava_vision_keys
 
     tokenizer = build_tokenizer("llava")
     image_size, patch = 224, 32
@@ -49,5 +49,6 @@ def ensure_bench_llava(root: Path, seed: int = 0) -> Path:
     )
     model.save_pretrained(out)
     processor.save_pretrained(out)
+    rewrite_llava_vision_keys(out)
     (out / MARKER).write_text("ok\n")
     return out

@@ -23,7 +23,7 @@ def test_launcher_starts_backend_prints_urls_and_stops_on_ctrl_c(tmp_path, tiny_
     proc = subprocess.Popen([sys.executable, "-m", "apps"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 400  # the first start seeds the knowledge packs (OCR included)
     try:
         while time.monotonic() < deadline:
             line = proc.stdout.readline()

@@ -1,0 +1,98 @@
+"""Chat grounded in the seed knowledge packs: domains, citations, OCR of chat images, medical safety framing."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import start_backend, stop_backend
+
+pytestmark = pytest.mark.slow
+
+SEEDS = Path(__file__).resolve().parents[2] / "knowledge" / "seeds"
+
+
+@pytest.fixture(scope="module")
+def grounded(tmp_path_factory, tiny_llava):
+    server = start_backend(tmp_path_factory.mktemp("grounded"), {
+        "VISIONDESK_MODEL__PATH": str(tiny_llava), "VISIONDESK_KNOWLEDGE__ENABLED": "true"}, ready_timeout=600)
+    yield server
+    stop_backend(server)
+
+
+def chat(server, question: str, *, domain: str | None = None, image: Path | None = None, stream: bool = False,
+         **visiondesk) -> httpx.Response:
+    content = [{"type": "text", "text": question}]
+    if image is not None:
+        uri = "data:image/png;base64," + base64.b64encode(image.read_bytes()).decode()
+        content.insert(0, {"type": "image_url", "image_url": {"url": uri}})
+    body = {"messages": [{"role": "user", "content": content}], "max_tokens": 8, "stream": stream,
+            "visiondesk": {"domain": domain, **visiondesk}}
+    return httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=server.headers, timeout=300)
+
+
+def test_domains_list_profiles_with_quick_actions(grounded):
+    domains = httpx.get(f"{grounded.url}/v1/domains", headers=grounded.headers, timeout=30).json()
+    by_name = {d["domain"]: d for d in domains}
+    assert {"ecommerce", "medical"} <= set(by_name)
+    assert by_name["medical"]["medical"] is True and by_name["ecommerce"]["medical"] is False
+    assert by_name["ecommerce"]["quick_actions"] and all(a["prompt"] for a in by_name["ecommerce"]["quick_actions"])
+
+
+def test_answers_cite_the_domain_they_were_asked_in(grounded):
+    shop = chat(grounded, "How much does the Breeze Kettle cost and what is its warranty?", domain="ecommerce").json()
+    clinic = chat(grounded, "What is the normal range for haemoglobin?", domain="medical").json()
+    shop_sources = {c["source"] for c in shop["visiondesk"]["citations"]}
+    clinic_sources = {c["source"] for c in clinic["visiondesk"]["citations"]}
+    assert shop["visiondesk"]["retrieval"] is True and shop_sources and clinic_sources
+    assert any("products.csv" in s for s in shop_sources)
+    assert any("lab_tests" in s for s in clinic_sources)
+    assert not shop_sources & clinic_sources, "switching the domain must switch the sources"
+    numbers = [c["number"] for c in shop["visiondesk"]["citations"]]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert "NW-KT-101" in " ".join(c["snippet"] for c in shop["visiondesk"]["citations"])
+
+
+def test_retrieval_off_gives_no_citations(grounded):
+    answer = chat(grounded, "How much does the Breeze Kettle cost?", domain="ecommerce", retrieval=False).json()
+    assert answer["visiondesk"]["citations"] == [] and answer["visiondesk"]["retrieval"] is False
+
+
+def test_chat_images_are_read_with_ocr(grounded):
+    label = SEEDS / "ecommerce" / "images" / "label_nw-kt-101.png"
+    answer = chat(grounded, "What product is this label for?", domain="ecommerce", image=label).json()
+    assert "NW-KT-101" in " ".join(answer["visiondesk"]["ocr_text"]).upper()
+    assert any("NW-KT-101" in c["snippet"] for c in answer["visiondesk"]["citations"])
+
+
+def test_medical_red_flags_come_first_and_the_disclaimer_last(grounded):
+    question = "I have chest pain after taking my blood pressure tablets, what should I do?"
+    plain = chat(grounded, question, domain="medical").json()["choices"][0]["message"]["content"]
+    assert plain.startswith("⚠️") and "emergency" in plain.split("\n")[0]
+    assert plain.rstrip().endswith("not medical advice. Please ask your doctor or pharmacist about your own situation.")
+    with httpx.stream("POST", f"{grounded.url}/v1/chat/completions", headers=grounded.headers, timeout=300, json={
+            "messages": [{"role": "user", "content": question}], "max_tokens": 8, "stream": True,
+            "visiondesk": {"domain": "medical"}}) as resp:
+        chunks = [json.loads(line[5:]) for line in resp.iter_lines()
+                  if line.startswith("data:") and line.strip() != "data: [DONE]"]
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert streamed == plain
+
+
+def test_medical_question_without_knowledge_is_not_improvised(grounded):
+    answer = chat(grounded, "What is the best strategy for a chess endgame with rooks?", domain="medical").json()
+    text = answer["choices"][0]["message"]["content"]
+    assert text.startswith("I could not find this in the clinic's knowledge base")
+    assert answer["usage"]["completion_tokens"] == 0, "the model must not be asked"
+    assert answer["visiondesk"]["citations"] == []
+
+
+def test_unknown_domain_is_a_clear_400(grounded):
+    resp = chat(grounded, "hello", domain="astrology")
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert error["code"] == "unknown_domain" and "ecommerce" in error["message"]
