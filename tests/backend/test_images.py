@@ -76,3 +76,38 @@ def test_cache_returns_the_same_decoded_image_and_evicts_oldest():
     loader.decode(c)
     assert loader.decode(a) is not first  # evicted by b and c
     assert isinstance(first, Image.Image)
+
+
+@pytest.fixture
+def image_server():
+    """A real HTTP server on 127.0.0.1 serving a PNG and a too-large file."""
+    import http.server
+    import threading
+
+    small, big = image_bytes((30, 20)), b"\x89PNG" + b"\x00" * 300_000
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = small if self.path == "/label.png" else big
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_allowlisted_remote_image_is_fetched_with_the_byte_limit(image_server):
+    loader = ImageLoader(LimitSettings(max_image_bytes=200_000),
+                         ImageSettings(allow_remote_urls=True, url_allowlist=["127.0.0.1"]))
+    assert loader.load(f"{image_server}/label.png").size == (30, 20)
+    with pytest.raises(ImageRejected, match="larger than 200,000 bytes") as err:
+        loader.load(f"{image_server}/huge.png")
+    assert err.value.status == 413
