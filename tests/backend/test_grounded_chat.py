@@ -96,3 +96,47 @@ def test_unknown_domain_is_a_clear_400(grounded):
     assert resp.status_code == 400
     error = resp.json()["error"]
     assert error["code"] == "unknown_domain" and "ecommerce" in error["message"]
+
+
+def upload(server, domain: str, files: dict[str, bytes], **form) -> httpx.Response:
+    return httpx.post(f"{server.url}/v1/knowledge/{domain}/files", headers=server.admin_headers, timeout=300,
+                      files=[("files", (name, data)) for name, data in files.items()],
+                      data={k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()})
+
+
+POLICY = (b"# Gift wrapping\n\nGift wrapping costs 4.50 and is available for every order shipped within "
+          b"mainland China. Choose it at checkout; the wrapped parcel carries no price tag.\n")
+
+
+def test_upload_previews_then_commits_then_chat_cites_it(grounded):
+    preview = upload(grounded, "ecommerce", {"gift-wrap.md": POLICY}, dry_run=True)
+    assert preview.status_code == 200, preview.text
+    [item] = preview.json()["preview"]
+    assert item["file"] == "gift-wrap.md" and item["chunks"] and "4.50" in item["chunks"][0]["text"]
+    assert all(d["source"] != "gift-wrap.md" for d in httpx.get(
+        f"{grounded.url}/v1/knowledge/ecommerce/documents", headers=grounded.admin_headers, timeout=60).json())
+
+    stored = upload(grounded, "ecommerce", {"gift-wrap.md": POLICY}, tags="policy")
+    assert stored.json()["added"] == ["gift-wrap.md"], stored.text
+    again = upload(grounded, "ecommerce", {"gift-wrap.md": POLICY}, tags="policy")
+    assert again.json()["unchanged"] == ["gift-wrap.md"]  # idempotent
+
+    docs = httpx.get(f"{grounded.url}/v1/knowledge/ecommerce/documents", headers=grounded.admin_headers,
+                     timeout=60).json()
+    assert any(d["source"] == "gift-wrap.md" and d["updated_by"] == "admin" for d in docs)
+    hits = httpx.post(f"{grounded.url}/v1/knowledge/search", headers=grounded.admin_headers, timeout=60,
+                      json={"domain": "ecommerce", "query": "How much is gift wrapping?"}).json()
+    assert hits and hits[0]["source"] == "gift-wrap.md"
+    answer = chat(grounded, "How much is gift wrapping?", domain="ecommerce").json()
+    assert answer["visiondesk"]["citations"][0]["source"] == "gift-wrap.md"
+
+
+def test_upload_refuses_bad_files_and_paths_and_agents(grounded):
+    bad = upload(grounded, "ecommerce", {"notes.exe": b"MZ\x90\x00", "../../escape.md": POLICY}, dry_run=True)
+    previews = {p["file"]: p for p in bad.json()["preview"]}
+    assert previews["notes.exe"]["error"] and "escape.md" in previews  # traversal stripped to the bare name
+    resp = httpx.post(f"{grounded.url}/v1/knowledge/ecommerce/files", headers=grounded.headers, timeout=60,
+                      files=[("files", ("a.md", POLICY))])
+    assert resp.status_code == 403
+    missing = upload(grounded, "astrology", {"a.md": POLICY})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_domain"
