@@ -1,8 +1,8 @@
 """Write SFT rows (e.g. from agent feedback) as a `messages`+`images` JSONL that `finetune.sft` trains on.
 
 Images are copied next to the JSONL under content-hash names, duplicate rows are dropped, and phone numbers,
-e-mail addresses and ID numbers are redacted from every text. `python -m finetune.data from-feedback` will feed
-this once the app database exists.
+e-mail addresses and ID numbers are redacted from every text. `python -m finetune.data from-feedback` feeds it
+from the app database's feedback.
 """
 
 from __future__ import annotations

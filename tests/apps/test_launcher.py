@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from conftest import ROOT, free_port
+from support import ROOT, free_port
 
 
 def test_launcher_starts_backend_prints_urls_and_stops_on_ctrl_c(tmp_path, tiny_llava):

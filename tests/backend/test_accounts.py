@@ -12,7 +12,7 @@ from sqlalchemy import select
 from backend.accounts import AccountError, Accounts
 from backend.db import Database
 from backend.db.models import User
-from conftest import ADMIN_PASSWORD
+from support import ADMIN_PASSWORD
 
 
 @pytest.fixture

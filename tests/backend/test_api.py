@@ -19,7 +19,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import image_bytes, png_header_only, start_backend, stop_backend
+from support import image_bytes, png_header_only, start_backend, stop_backend
 
 IMAGE_TOKENS = 16  # tiny LLaVA: (64 px / 16 px patches)^2 image features per image
 LONG_QUESTION = "Where is my order?"  # greedy on the tiny model: runs to max_tokens without an EOS

@@ -8,7 +8,7 @@ import sys
 
 from backend.accounts import Accounts
 from backend.db import Database
-from conftest import ROOT
+from support import ROOT
 
 
 def run(tmp_path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import pytest
 
 from backend.api.schemas import ModelList, Readiness, VisionDeskResult
 from backend.client import BackendError, BackendUnreachable, ChatAnswer, VisionDeskClient
-from conftest import free_port, image_bytes
+from support import free_port, image_bytes
 
 IMAGE_TOKENS = 16
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_backend, stop_backend
+from support import start_backend, stop_backend
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from conftest import image_bytes
+from support import image_bytes
 
 
 def ask(backend, text: str, headers=None, **visiondesk) -> dict:

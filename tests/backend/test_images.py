@@ -10,7 +10,7 @@ from PIL import Image
 
 from backend.images import ImageLoader, ImageRejected, decode_image, parse_data_uri, ImageLimits
 from backend.settings import ImageSettings, LimitSettings
-from conftest import image_bytes, png_header_only
+from support import image_bytes, png_header_only
 
 LIMITS = ImageLimits(max_bytes=200_000, max_pixels=1_000_000, formats=frozenset({"PNG", "JPEG"}))
 

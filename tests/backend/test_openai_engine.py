@@ -12,7 +12,7 @@ from PIL import Image
 
 from backend.engines import EngineError, EngineUnavailable, GenerationRequest, SamplingParams, UnknownAdapter
 from backend.engines.openai_engine import OpenAIEngine
-from conftest import free_port, image_bytes
+from support import free_port, image_bytes
 
 
 def ask(question: str, *, image: Image.Image | None = None, adapter: str | None = None,

@@ -18,7 +18,7 @@ import pytest
 from backend.accounts import Accounts
 from backend.db import Database
 from backend.process import free_port
-from conftest import image_bytes, start_backend, stop_backend
+from support import image_bytes, start_backend, stop_backend
 
 pytestmark = pytest.mark.slow
 

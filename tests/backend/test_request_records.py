@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from conftest import image_bytes, start_backend, stop_backend
+from support import image_bytes, start_backend, stop_backend
 
 
 def chat(server, text: str, *, image: bytes | None = None, stream: bool = False, **visiondesk) -> httpx.Response:

@@ -14,7 +14,7 @@ from backend.api.security import PUBLIC
 from backend.db import Database
 from backend.engines.openai_engine import OpenAIEngine
 from backend.settings import Settings
-from conftest import ADMIN_PASSWORD
+from support import ADMIN_PASSWORD
 
 
 def route_roles(app: FastAPI) -> dict[tuple[str, str], str | None]:

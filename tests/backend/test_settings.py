@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from backend.settings import Settings, SettingsError, load_settings
-from conftest import ROOT
+from support import ROOT
 
 
 @pytest.fixture(autouse=True)

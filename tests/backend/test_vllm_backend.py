@@ -16,7 +16,7 @@ from backend.engines import GenerationRequest, SamplingParams
 from backend.engines.transformers_engine import TransformersEngine
 from backend.models.tiny import build_tiny_lora, ensure_tiny_model
 from backend.process import start_vllm
-from conftest import image_bytes, start_backend, stop_backend
+from support import image_bytes, start_backend, stop_backend
 
 pytestmark = pytest.mark.slow
 
