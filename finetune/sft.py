@@ -329,6 +329,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
         "resumed_from": resume,
         "lora_target_modules": peft_config.target_modules,
         "seed": training_args.seed,
+        # How the run was spread (NO, MULTI_CPU / MULTI_GPU for DDP, FSDP, DEEPSPEED) and over how many processes.
+        "distributed_type": str(trainer.accelerator.distributed_type.value),
+        "world_size": trainer.accelerator.num_processes,
     }
     if model_args.train_projector:
         serve = export_for_serving(out, model_args)

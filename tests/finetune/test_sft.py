@@ -231,3 +231,6 @@ def test_accelerate_ddp_on_two_cpu_processes(tiny_llava, dataset, tmp_path):
     # 8 rows, 2 per process per step, 2 processes: 4 steps are 2 epochs (one process would make it 1).
     assert final["epoch"] == 2
     assert (out / "adapter_model.safetensors").exists()
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["world_size"] == 2 and info["distributed_type"] == "MULTI_CPU"  # DDP over gloo
+
