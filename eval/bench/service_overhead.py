@@ -43,9 +43,15 @@ async def _run(model_path, n: int, max_tokens: int) -> Result:
     direct, served = [], []
     with tempfile.TemporaryDirectory() as tmp:
         backend = start_backend(Path(tmp), {"VISIONDESK_MODEL__PATH": str(model_path), "VISIONDESK_MODEL__DTYPE": dtype,
-                                            "VISIONDESK_DATA_DIR": tmp, "VISIONDESK_SERVER__LOG_LEVEL": "warning"})
+                                            "VISIONDESK_DATA_DIR": tmp, "VISIONDESK_SERVER__LOG_LEVEL": "warning",
+                                            # The engine is compared with the serving path alone (no retrieval/OCR).
+                                            "VISIONDESK_KNOWLEDGE__ENABLED": "false",
+                                            "VISIONDESK_AUTH__ADMIN_PASSWORD": "bench-pass"})
         try:
-            async with httpx.AsyncClient(base_url=backend.url, timeout=300) as client:
+            token = httpx.post(f"{backend.url}/v1/auth/login", timeout=30,
+                               json={"username": "admin", "password": "bench-pass"}).json()["token"]
+            async with httpx.AsyncClient(base_url=backend.url, timeout=300,
+                                         headers={"Authorization": f"Bearer {token}"}) as client:
                 for i in range(n + 2):  # the first two rounds warm caches and kernels
                     t0 = time.perf_counter()
                     # The direct side decodes the image too, as the backend does for every request.

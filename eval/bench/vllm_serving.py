@@ -97,6 +97,8 @@ def run(model_path, max_tokens: int = 32) -> list[Result]:
             backend = start_backend(Path(tmp), {"VISIONDESK_MODEL__ENGINE": "openai",
                                                 "VISIONDESK_OPENAI__BASE_URL": vllm.url,
                                                 "VISIONDESK_DATA_DIR": tmp, "VISIONDESK_AUTH__ADMIN_PASSWORD": "bench-pass",
+                                                # The serving path alone: retrieval and OCR have their own benchmarks.
+                                                "VISIONDESK_KNOWLEDGE__ENABLED": "false",
                                                 "VISIONDESK_SERVER__LOG_LEVEL": "warning"})
             try:
                 token = httpx.post(f"{backend.url}/v1/auth/login", timeout=30,
