@@ -59,6 +59,8 @@ class Augmenter(Protocol):
 
     def frame(self, conversation: Conversation, augmentation: Augmentation) -> AnswerFrame: ...
 
+    def check(self, answer: str, conversation: Conversation, augmentation: Augmentation) -> list[str]: ...
+
 
 class NoAugmenter:
     """Passes the conversation through unchanged (no knowledge layer configured)."""
@@ -68,6 +70,9 @@ class NoAugmenter:
 
     def frame(self, conversation: Conversation, augmentation: Augmentation) -> AnswerFrame:
         return AnswerFrame()
+
+    def check(self, answer: str, conversation: Conversation, augmentation: Augmentation) -> list[str]:
+        return []
 
 
 def parse_conversation(body: ChatCompletionRequest, settings: Settings, images: ImageLoader) -> Conversation:

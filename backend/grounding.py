@@ -60,6 +60,9 @@ class Grounding:
     def frame(self, conversation: Conversation, augmentation: Augmentation) -> AnswerFrame:
         return self.augmenter.frame(conversation, augmentation) if self.augmenter is not None else AnswerFrame()
 
+    def check(self, answer: str, conversation: Conversation, augmentation: Augmentation) -> list[str]:
+        return self.augmenter.check(answer, conversation, augmentation) if self.augmenter is not None else []
+
 
 async def framed(stream: AsyncIterator[Delta], frame: AnswerFrame) -> AsyncIterator[Delta]:
     """The engine's stream with the frame's prefix before it and suffix just before its final delta.

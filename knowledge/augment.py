@@ -160,6 +160,12 @@ class KnowledgeAugmenter:
             canned=None if has_knowledge else (profile.safety.no_knowledge_zh if zh else profile.safety.no_knowledge_en),
         )
 
+    def check(self, answer: str, conversation: Conversation, augmentation: Augmentation) -> list[str]:
+        """Drug or test names in a medical answer found in neither the glossary nor the cited context."""
+        if not self.profile(conversation.options.domain).safety.medical:
+            return []
+        return self.glossary.unverified_names(answer, [c.snippet for c in augmentation.citations])
+
     def finalize(self, answer: str, conversation: Conversation, augmentation: Augmentation) -> CheckedAnswer:
         """Post-process a finished answer: medical disclaimer, red-flag prefix, "knowledge unavailable"; flag names."""
         profile = self.profile(conversation.options.domain)

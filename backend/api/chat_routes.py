@@ -123,7 +123,10 @@ def router(state: State) -> APIRouter:
         model_name = turn.adapter or engine.model_id
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            events = _sse(state, turn, started, model_name, extension, first, stream, include_usage)
+            def check(answer: str) -> list[str]:
+                return state.augmenter.check(answer, conversation, augmentation)
+
+            events = _sse(state, turn, started, model_name, extension, first, stream, include_usage, check)
             return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
         parts, last = [], first
@@ -144,6 +147,7 @@ def router(state: State) -> APIRouter:
             _account(turn, "".join(parts), last)
             state.finish(turn, started)
             await stream.aclose()
+        extension.unverified_terms = state.augmenter.check(turn.answer, conversation, augmentation)
         return ChatCompletion(
             id=turn.request_id,
             created=int(time.time()),
@@ -165,7 +169,7 @@ def _account(turn: TurnRecord, answer: str, last: Delta | None) -> None:
 
 
 async def _sse(state: State, turn: TurnRecord, started: float, model_name: str, extension: VisionDeskResult,
-               first: Delta | None, stream: AsyncIterator[Delta], include_usage: bool):
+               first: Delta | None, stream: AsyncIterator[Delta], include_usage: bool, check):
     created = int(time.time())
 
     def chunk(**fields) -> str:
@@ -203,6 +207,9 @@ async def _sse(state: State, turn: TurnRecord, started: float, model_name: str, 
         if include_usage and last is not None:
             p, c = last.prompt_tokens or 0, last.completion_tokens or 0
             yield chunk(choices=[], usage=Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c))
+        terms = check("".join(parts))
+        if terms:
+            yield chunk(choices=[], visiondesk=extension.model_copy(update={"unverified_terms": terms}))
         yield "data: [DONE]\n\n"
         finished = True
     finally:

@@ -89,6 +89,10 @@ class VisionDeskResult(BaseModel):
     variant: str | None = Field(None, description="Experiment variant that answered.")
     adapter: str | None = Field(None, description="LoRA adapter that answered; empty for the base model.")
     conversation_id: str | None = Field(None, description="Conversation the turn was recorded in; send it back to continue.")
+    unverified_terms: list[str] = Field(
+        default_factory=list,
+        description="Medical answers: drug or test names found in neither the glossary nor the cited sources — "
+                    "check them before relying on the answer. Streams send it in a last chunk before [DONE].")
     request_id: str | None = Field(None, description="Id of this answer, for feedback and the request log.")
     notice: str | None = Field(None, description="A message the UI should show, e.g. that a placeholder model answers.")
 

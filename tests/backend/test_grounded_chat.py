@@ -140,3 +140,17 @@ def test_upload_refuses_bad_files_and_paths_and_agents(grounded):
     assert resp.status_code == 403
     missing = upload(grounded, "astrology", {"a.md": POLICY})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_domain"
+
+
+def test_medical_answers_report_names_the_glossary_and_sources_do_not_back(grounded):
+    from knowledge.glossary import load_glossary
+    from knowledge.settings import KnowledgeSettings
+
+    glossary = load_glossary(KnowledgeSettings().glossary_path)
+    answer = chat(grounded, "What is the normal range for haemoglobin?", domain="medical").json()
+    text = answer["choices"][0]["message"]["content"]
+    snippets = [c["snippet"] for c in answer["visiondesk"]["citations"]]
+    assert answer["visiondesk"]["unverified_terms"] == glossary.unverified_names(text, snippets)
+    assert glossary.unverified_names("Take zorbloxacin twice a day.", snippets) == ["zorbloxacin"]
+    shop = chat(grounded, "How much does the Breeze Kettle cost?", domain="ecommerce").json()
+    assert shop["visiondesk"]["unverified_terms"] == []  # only medical answers are checked
