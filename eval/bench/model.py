@@ -17,9 +17,14 @@ def ensure_bench_llava(root: Path, seed: int = 0) -> Path:
         return out
     import torch
     from transformers import CLIPImageProcessorPil, CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
-    from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
-    from backend.models.tiny import LLAVA_IMAGE, build_tokenizer, rewrite_llava_vision_keys
+    from backend.models.tiny import (
+        LLAVA_IMAGE,
+        _clip_image_processor_kwargs,
+        _llava_processor_kwargs,
+        build_tokenizer,
+        rewrite_llava_vision_keys,
+    )
 
     tokenizer = build_tokenizer("llava")
     image_size, patch = 224, 32
@@ -41,11 +46,8 @@ def ensure_bench_llava(root: Path, seed: int = 0) -> Path:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     processor = LlavaProcessor(
-        image_processor=CLIPImageProcessorPil(size={"shortest_edge": image_size},
-                                              crop_size={"height": image_size, "width": image_size},
-                                              image_mean=OPENAI_CLIP_MEAN, image_std=OPENAI_CLIP_STD),
-        tokenizer=tokenizer, patch_size=patch, vision_feature_select_strategy="default",
-        num_additional_image_tokens=1, image_token=LLAVA_IMAGE, chat_template=tokenizer.chat_template,
+        image_processor=CLIPImageProcessorPil(**_clip_image_processor_kwargs(image_size)),
+        **_llava_processor_kwargs(tokenizer, patch),
     )
     model.save_pretrained(out)
     processor.save_pretrained(out)
