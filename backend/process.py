@@ -106,6 +106,8 @@ def start_vllm(model: Path | str, log_dir: Path, *, port: int | None = None, pyt
            "VLLM_CPU_OMP_THREADS_BIND": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", f"0-{(os.cpu_count() or 1) - 1}"),
            "VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1"}
     # `python -m vllm.entrypoints...`: the `vllm` script fails on the vllm-cpu package name.
+    if Path(model).exists():  # vLLM runs in log_dir: a relative path would be read as a hub repo id
+        model = Path(model).resolve()
     command = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--host", "127.0.0.1",
                "--port", str(port), "--max-model-len", "2048", *(extra_args or [])]
     process = subprocess.Popen(command, cwd=log_dir, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,

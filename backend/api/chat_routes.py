@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
@@ -88,6 +89,7 @@ def router(state: State) -> APIRouter:
         started = time.perf_counter()
         turn = TurnRecord(request_id=f"chatcmpl-{uuid.uuid4().hex}", user_id=principal.user_id,
                           model=engine.model_id, status=200, stream=body.stream)
+        answer = _Answer(started)  # the non-streamed path collects into it
         try:
             turn.adapter = state.adapter_for(body.model)
             sampling = sampling_from(body, settings)
@@ -105,12 +107,20 @@ def router(state: State) -> APIRouter:
             else:
                 stream = framed(engine.stream(GenerationRequest(
                     messages=augmentation.messages, images=conversation.images, sampling=sampling,
-                    adapter=turn.adapter)), frame)
-            # Pull the first delta before answering, so queue-full and engine errors become proper HTTP errors.
-            first = await anext(stream, None)
-            turn.ttft_ms = (time.perf_counter() - started) * 1000
+                    adapter=turn.adapter, incremental=body.stream)), frame)
+            if body.stream:
+                # Pull the first delta before answering, so queue-full and engine errors become proper HTTP errors.
+                first = await anext(stream, None)
+                turn.ttft_ms = (time.perf_counter() - started) * 1000
+            elif not await _unless_disconnected(request, answer.drain(stream)):
+                # Nobody waits for the answer: generation was cancelled and its batch slot freed.
+                turn.status, turn.error = 499, "client disconnected"
+                _account(turn, answer.text, answer.last)
+                state.finish(turn, started)
+                return JSONResponse({}, status_code=499)
         except (InvalidRequest, EngineError, ConversationNotFound) as exc:
             turn.status, turn.error = getattr(exc, "status", 404), str(exc)
+            _account(turn, answer.text, answer.last)
             state.finish(turn, started)
             raise
         extension = VisionDeskResult(
@@ -129,24 +139,10 @@ def router(state: State) -> APIRouter:
             events = _sse(state, turn, started, model_name, extension, first, stream, include_usage, check)
             return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
-        parts, last = [], first
-        try:
-            if first is not None:
-                parts.append(first.text)
-                async for delta in stream:
-                    parts.append(delta.text)
-                    last = delta
-                    if await request.is_disconnected():
-                        # Nobody waits for the answer: stop generating and free the batch slot.
-                        turn.status, turn.error = 499, "client disconnected"
-                        return JSONResponse({}, status_code=499)
-        except EngineError as exc:
-            turn.status, turn.error = exc.status, str(exc)
-            raise
-        finally:
-            _account(turn, "".join(parts), last)
-            state.finish(turn, started)
-            await stream.aclose()
+        turn.ttft_ms = answer.ttft_ms
+        _account(turn, answer.text, answer.last)
+        state.finish(turn, started)
+        last = answer.last
         extension.unverified_terms = state.augmenter.check(turn.answer, conversation, augmentation)
         return ChatCompletion(
             id=turn.request_id,
@@ -160,6 +156,48 @@ def router(state: State) -> APIRouter:
         )
 
     return r
+
+
+class _Answer:
+    """A whole answer collected from a stream, with its time to first token."""
+
+    def __init__(self, started: float):
+        self.started = started
+        self.parts: list[str] = []
+        self.last: Delta | None = None
+        self.ttft_ms: float | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    async def drain(self, stream: AsyncIterator[Delta]) -> None:
+        try:
+            async for delta in stream:
+                if self.ttft_ms is None:
+                    self.ttft_ms = (time.perf_counter() - self.started) * 1000
+                self.parts.append(delta.text)
+                self.last = delta
+        finally:
+            await stream.aclose()
+
+
+async def _unless_disconnected(request: Request, work: Coroutine, poll_s: float = 0.25) -> bool:
+    """Run `work` to the end (True), or cancel it when the client goes away first (False)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=poll_s)
+            if done:
+                task.result()  # re-raises the engine's error
+                return True
+            if await request.is_disconnected():
+                return False
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _account(turn: TurnRecord, answer: str, last: Delta | None) -> None:

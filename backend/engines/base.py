@@ -66,6 +66,9 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     adapter: str | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: False when the caller only wants the whole answer: a remote engine may then fetch it in one response,
+    #: which spares both servers a serialisation round per token.
+    incremental: bool = True
 
 
 @dataclass

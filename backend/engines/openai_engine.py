@@ -159,7 +159,8 @@ class OpenAIEngine(Engine):
                     if resp.status_code != 200:
                         await resp.aread()
                         raise _http_error(resp, request.adapter)
-                    async for delta in _parse_sse(resp):
+                    deltas = _parse_sse(resp) if payload["stream"] else _parse_json(resp)
+                    async for delta in deltas:
                         started = True
                         yield delta
                 return
@@ -185,9 +186,10 @@ class OpenAIEngine(Engine):
             "max_tokens": s.max_tokens,
             "temperature": s.temperature,
             "top_p": s.top_p,
-            "stream": True,
-            "stream_options": {"include_usage": True},
+            "stream": request.incremental,
         }
+        if request.incremental:
+            payload["stream_options"] = {"include_usage": True}
         if s.seed is not None:
             payload["seed"] = s.seed
         if s.stop:
@@ -216,6 +218,24 @@ async def _parse_sse(resp: httpx.Response) -> AsyncIterator[Delta]:
     yield Delta(
         "",
         finish_reason=finish or "stop",
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+    )
+
+
+async def _parse_json(resp: httpx.Response) -> AsyncIterator[Delta]:
+    """A non-streamed answer in the shape of a stream: its text, then the final delta."""
+    body = json.loads(await resp.aread())
+    if "error" in body:
+        raise EngineError(f"model server error: {body['error'].get('message', body['error'])}")
+    choice = (body.get("choices") or [{}])[0]
+    usage = body.get("usage") or {}
+    text = (choice.get("message") or {}).get("content") or ""
+    if text:
+        yield Delta(text)
+    yield Delta(
+        "",
+        finish_reason=choice.get("finish_reason") or "stop",
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
     )

@@ -20,6 +20,7 @@ from eval.bench.common import Result
 
 QUESTION = "Customer {i}: what is in this photo?"
 REQUESTS = 16
+ROUNDS = 5
 
 
 def _payload(i: int, uri: str, max_tokens: int, model: str | None) -> dict:
@@ -83,6 +84,7 @@ def run(model_path, max_tokens: int = 32) -> list[Result]:
     from backend.engines import resolve_dtype
     from backend.process import start_backend, start_vllm
 
+    model_path = Path(model_path).resolve()  # vLLM names the model by the path it was given
     dtype = resolve_dtype("auto", "cpu")
     buf = io.BytesIO()
     Image.new("RGB", (640, 480), (180, 40, 40)).save(buf, format="PNG")
@@ -108,9 +110,11 @@ def run(model_path, max_tokens: int = 32) -> list[Result]:
                 rounds = [(asyncio.run(_http_throughput(f"{backend.url}/v1/chat/completions", 16, uri, max_tokens,
                                                         headers=headers)),
                            asyncio.run(_http_throughput(direct_url, 16, uri, max_tokens, model=str(model_path))))
-                          for _ in range(3)]
+                          for _ in range(ROUNDS)]
                 via_backend = statistics.median(r[0] for r in rounds)
                 direct_same_body = statistics.median(r[1] for r in rounds)
+                # Each round's pair ran back to back, so its ratio is the least disturbed by drift.
+                round_ratios = [b / d for b, d in rounds]
             finally:
                 backend.stop()
         finally:
@@ -121,8 +125,10 @@ def run(model_path, max_tokens: int = 32) -> list[Result]:
                                     "dtype": dtype, "requests": REQUESTS, "max_tokens": max_tokens})
         for c in (1, 4, 16)
     ]
-    ratio = via_backend / direct_same_body
-    results.append(Result("throughput through the backend / straight to vLLM, concurrency 16", ratio, ">= 0.95",
-                          ratio >= 0.95, {"backend_tokens_per_s": via_backend, "vllm_tokens_per_s": direct_same_body,
-                                          "rounds": rounds, "requests": REQUESTS, "max_tokens": max_tokens}))
+    ratio = statistics.median(round_ratios)
+    results.append(Result("throughput through the backend / straight to vLLM, concurrency 16 (median of rounds)",
+                          ratio, ">= 0.95", ratio >= 0.95,
+                          {"backend_tokens_per_s": via_backend, "vllm_tokens_per_s": direct_same_body,
+                           "rounds": rounds, "round_ratios": round_ratios, "requests": REQUESTS,
+                           "max_tokens": max_tokens}))
     return results

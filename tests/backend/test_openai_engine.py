@@ -79,6 +79,14 @@ async def test_stream_with_image_equals_the_backends_own_answer(engine, backend)
     assert completion.text == text
     assert completion.prompt_tokens == direct["usage"]["prompt_tokens"]
 
+    # Non-incremental: one upstream JSON answer, the same text, then the final delta with usage.
+    whole = ask(question, image=image, max_tokens=24)
+    whole.incremental = False
+    deltas = [d async for d in engine.stream(whole)]
+    assert [d.text for d in deltas] == [text, ""]
+    assert deltas[-1].finish_reason == final.finish_reason
+    assert deltas[-1].completion_tokens == final.completion_tokens
+
 
 async def test_adapter_not_configured_is_refused_locally(engine):
     with pytest.raises(UnknownAdapter, match="not configured"):

@@ -66,6 +66,18 @@ def test_streamed_answers_are_logged_with_time_to_first_token(backend):
     assert stream == 1 and 0 < ttft <= latency
 
 
+def test_a_non_streamed_answer_nobody_waits_for_is_cancelled_and_logged_499(backend):
+    body = {"messages": [{"role": "user", "content": "Where is my order?"}], "max_tokens": 2048,
+            "temperature": 0, "visiondesk": {"conversation_id": "abandoned-non-streamed"}}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up long before 2048 tokens are decoded
+        httpx.post(f"{backend.url}/v1/chat/completions", json=body, headers=backend.headers, timeout=1.0)
+    [(status, error, completion)] = rows(
+        backend, "SELECT status, error, completion_tokens FROM request_log WHERE conversation_id = ?",
+        ("abandoned-non-streamed",), expect=1, wait=30)
+    assert (status, error) == (499, "client disconnected")
+    assert completion < 2048  # generation stopped; it did not run to max_tokens first
+
+
 def test_conversations_continue_and_belong_to_their_agent(backend):
     first = chat(backend, "Where is my order 8812?").json()["visiondesk"]["conversation_id"]
     again = chat(backend, "And when will it arrive?", conversation_id=first).json()["visiondesk"]
