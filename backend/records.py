@@ -29,6 +29,7 @@ class TurnRecord:
     adapter: str | None = None
     domain: str | None = None
     variant: str | None = None
+    experiment: str | None = None
     conversation_id: str | None = None
     question: str = ""
     image_hashes: list[str] = field(default_factory=list)
@@ -69,7 +70,8 @@ class ChatRecorder:
         with self.db.session() as s:
             s.add(RequestLog(
                 id=turn.request_id, user_id=turn.user_id, model=turn.model, adapter=turn.adapter,
-                domain=turn.domain, variant=turn.variant, conversation_id=turn.conversation_id, stream=turn.stream,
+                domain=turn.domain, variant=turn.variant, experiment=turn.experiment,
+                conversation_id=turn.conversation_id, stream=turn.stream,
                 status=turn.status, error=turn.error, latency_ms=turn.latency_ms, ttft_ms=turn.ttft_ms,
                 prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens,
                 images=len(turn.image_hashes),

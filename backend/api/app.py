@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from backend.accounts import Accounts
-from backend.api import accounts_routes, chat_routes, history_routes, knowledge_routes
+from backend.api import accounts_routes, chat_routes, experiment_routes, history_routes, knowledge_routes
 from backend.api.errors import install_error_handlers
 from backend.api.schemas import ChatCompletionChunk, Health, Readiness
 from backend.chat import Augmenter, InvalidRequest, NoAugmenter
 from backend.db import Database
+from backend.experiments import Experiments
 from backend.feedback import FeedbackStore
 from backend.engines import Engine, is_placeholder
 from backend.grounding import Grounding
@@ -41,6 +42,7 @@ class State:
         self.accounts = Accounts(db, timedelta(hours=settings.auth.session_ttl_hours))
         self.recorder = ChatRecorder(db, settings.database.store_images)
         self.feedback = FeedbackStore(db)
+        self.experiments = Experiments(db)
         self.images = ImageLoader(settings.limits, settings.images)
         self.metrics = Metrics(queue_depth=lambda: float(getattr(engine, "queue_depth", 0)))
         self.started = int(time.time())
@@ -138,6 +140,7 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
     app.include_router(accounts_routes.router(state.accounts))
     app.include_router(history_routes.router(state.recorder, state.feedback))
     app.include_router(knowledge_routes.router(state))
+    app.include_router(experiment_routes.router(state))
     app.openapi = lambda: _openapi(app)
 
     @app.get("/healthz", response_model=Health, summary="The process is alive", tags=["operations"])

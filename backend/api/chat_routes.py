@@ -31,9 +31,10 @@ from backend.api.schemas import (
     VisionDeskResult,
 )
 from backend.api.security import require
-from backend.chat import InvalidRequest, parse_conversation, sampling_from
+from backend.chat import Conversation, InvalidRequest, parse_conversation, sampling_from
 from backend.engines import PLACEHOLDER_NOTICE, Delta, EngineError, GenerationRequest
 from backend.engines.feature_cache import image_key
+from backend.experiments import assign
 from backend.grounding import canned, framed
 from backend.records import ConversationNotFound, TurnRecord
 
@@ -100,6 +101,7 @@ def router(state: State) -> APIRouter:
             turn.images = conversation.images
             turn.conversation_id = await asyncio.to_thread(state.recorder.conversation_for, principal,
                                                            options.conversation_id)
+            _join_experiment(state, conversation, turn)
             augmentation = await state.augmenter.augment(conversation)
             frame = state.augmenter.frame(conversation, augmentation)
             if frame.canned is not None:  # e.g. medical with nothing relevant retrieved: say so, do not improvise
@@ -125,11 +127,11 @@ def router(state: State) -> APIRouter:
             raise
         extension = VisionDeskResult(
             domain=options.domain, retrieval=augmentation.retrieval, citations=augmentation.citations,
-            ocr_text=augmentation.ocr_text, variant=options.variant, adapter=turn.adapter,
-            conversation_id=turn.conversation_id, request_id=turn.request_id,
+            ocr_text=augmentation.ocr_text, variant=options.variant, experiment=turn.experiment,
+            adapter=turn.adapter, conversation_id=turn.conversation_id, request_id=turn.request_id,
             notice=PLACEHOLDER_NOTICE if state.placeholder else None,
         )
-        turn.answer_meta = extension.model_dump(include={"citations", "variant", "adapter", "domain"}, mode="json")
+        turn.answer_meta = extension.model_dump(include={"citations", "variant", "experiment", "adapter", "domain"}, mode="json")
         model_name = turn.adapter or engine.model_id
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -156,6 +158,28 @@ def router(state: State) -> APIRouter:
         )
 
     return r
+
+
+def _join_experiment(state: State, conversation: Conversation, turn: TurnRecord) -> None:
+    """Answer with the running experiment's variant for this conversation, unless the client pinned one."""
+    options = conversation.options
+    if options.variant is not None or turn.conversation_id is None:
+        return
+    experiment = state.experiments.running_for(options.domain)
+    if experiment is None:
+        return
+    variant = assign(experiment.id, turn.conversation_id, experiment.variants)
+    turn.experiment = experiment.id
+    turn.variant = options.variant = variant.name
+    if variant.model is not None:
+        turn.adapter = state.adapter_for(variant.model)
+    if variant.retrieval is not None:
+        options.retrieval = variant.retrieval
+    if variant.top_k is not None:
+        options.top_k = variant.top_k
+    if variant.system_prompt:
+        conversation.messages.insert(0, {"role": "system",
+                                         "content": [{"type": "text", "text": variant.system_prompt}]})
 
 
 class _Answer:

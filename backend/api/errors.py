@@ -11,6 +11,7 @@ from backend.api.schemas import ErrorResponse
 from backend.api.security import AuthError
 from backend.chat import InvalidRequest
 from backend.engines import EngineError
+from backend.experiments import ExperimentError
 from backend.feedback import FeedbackError
 from backend.records import ConversationNotFound
 
@@ -95,6 +96,10 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     async def feedback_error(request: Request, exc: FeedbackError):
         return error_response(exc.status, str(exc), type_="invalid_request_error", code="feedback",
                               param="request_id" if exc.status == 404 else None)
+
+    @app.exception_handler(ExperimentError)
+    async def experiment_error(request: Request, exc: ExperimentError):
+        return error_response(exc.status, str(exc), type_="invalid_request_error", code="experiment")
 
     @app.exception_handler(ConversationNotFound)
     async def conversation_missing(request: Request, exc: ConversationNotFound):

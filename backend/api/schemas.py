@@ -87,6 +87,7 @@ class VisionDeskResult(BaseModel):
     citations: list[Citation] = Field(default_factory=list, description="Sources behind the [n] markers in the answer.")
     ocr_text: list[str] = Field(default_factory=list, description="Text read from each image, in order.")
     variant: str | None = Field(None, description="Experiment variant that answered.")
+    experiment: str | None = Field(None, description="Online experiment that chose the variant, if one did.")
     adapter: str | None = Field(None, description="LoRA adapter that answered; empty for the base model.")
     conversation_id: str | None = Field(None, description="Conversation the turn was recorded in; send it back to continue.")
     unverified_terms: list[str] = Field(

@@ -89,6 +89,7 @@ class RequestLog(Base):
     adapter: Mapped[str | None] = mapped_column(String(100), nullable=True)
     domain: Mapped[str | None] = mapped_column(String(50), nullable=True)
     variant: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    experiment: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     stream: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[int] = mapped_column(Integer)
@@ -118,3 +119,18 @@ class Feedback(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class Experiment(Base):
+    """An online A/B experiment: variants with a traffic split; conversations are assigned by sticky hashing."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    domain: Mapped[str | None] = mapped_column(String(50), nullable=True)  # None: every domain
+    variants: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | running | stopped
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
