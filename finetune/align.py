@@ -102,11 +102,11 @@ def save_checkpoint(model, processor, out: str | Path) -> Path:
     return out
 
 
-def freeze_all_but_projector(model) -> int:
-    """Stage 1 trains the projector only; returns its parameter count."""
+def freeze_all_but_projector(model, *, train_vision_tower: bool = False) -> int:
+    """Stage 1 trains the projector (and, if asked, the vision tower) with the LLM frozen; returns the count."""
     trainable = 0
     for name, param in model.named_parameters():
-        param.requires_grad = PROJECTOR in name
+        param.requires_grad = PROJECTOR in name or (train_vision_tower and "vision_tower" in name)
         trainable += param.numel() if param.requires_grad else 0
     if not trainable:
         raise ValueError(f"no `{PROJECTOR}` parameters found: stage-1 alignment needs a LLaVA-style model")
@@ -158,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     if problems and not data_args.skip_bad_rows:
         print(f"error: {DataError(problems, data_args.train_file)}", file=sys.stderr)
         return 2
-    trainable = freeze_all_but_projector(model)
-    print(f"stage 1: training {trainable:,} projector parameters on {len(rows)} image-caption row(s)")
+    trainable = freeze_all_but_projector(model, train_vision_tower=align_args.train_vision_tower)
+    what = "vision tower + projector" if align_args.train_vision_tower else "projector"
+    print(f"stage 1: training {trainable:,} {what} parameters on {len(rows)} image-caption row(s)")
     if data_args.dry_run:
         from finetune.sft import render_sample
 

@@ -62,5 +62,8 @@ class AlignArguments:
         default="", metadata=_help("An existing LLaVA-style checkpoint (instead of assembling)."))
     vision_feature_layer: int = field(default=-2, metadata=_help("Vision layer whose features feed the projector."))
     assemble_only: bool = field(default=False, metadata=_help("Write the assembled model and stop (no training)."))
+    train_vision_tower: bool = field(
+        default=False, metadata=_help("Train the vision tower with the projector (a small tower that starts random "
+                                      "or must learn a new kind of image); the LLM stays frozen either way."))
     caption_prompt: str = field(
         default="Describe the image briefly.", metadata=_help("User text for {image, caption} rows."))

@@ -61,3 +61,21 @@ def test_stage1_trains_the_projector_only(aligned_model):
     trained = AutoModelForImageTextToText.from_pretrained(aligned_model).state_dict()
     changed = {k for k in fresh_state if not torch.equal(fresh_state[k], trained[k])}
     assert changed and all("multi_modal_projector" in k for k in changed), sorted(changed)[:5]
+
+
+def test_stage1_can_train_the_vision_tower_too_but_never_the_llm(aligned_model, tmp_path):
+    from finetune.align import assemble, main
+    from ft_helpers import write_captions
+
+    parts = aligned_model.parent
+    out = tmp_path / "tower"
+    assert main(["--vision_model", str(parts / "clip"), "--language_model", str(parts / "lm"),
+                 "--train_file", str(write_captions(tmp_path / "captions")), "--output_dir", str(out),
+                 "--train_vision_tower", "true", "--max_steps", "3", "--per_device_train_batch_size", "4",
+                 "--learning_rate", "1e-2", "--dataloader_num_workers", "0"]) == 0
+    fresh, _ = assemble(parts / "clip", parts / "lm")
+    before = fresh.state_dict()
+    after = AutoModelForImageTextToText.from_pretrained(out).state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any("vision_tower" in k for k in changed) and any("multi_modal_projector" in k for k in changed)
+    assert not [k for k in changed if "language_model" in k or "lm_head" in k]

@@ -1,0 +1,57 @@
+"""The demo model's eyes: a small CLIP vision tower, the caption data that aligns it, and how well it sees.
+
+The tower starts random (no vision-language weights ship offline) and learns colour and object type during
+stage-1 alignment, together with the projector, while SmolLM2 stays frozen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from finetune.demo.render import COLOURS, OBJECTS, catalogue
+
+# 224 px in 32 px patches: 49 image tokens, cheap on a 2-core CPU.
+TOWER = {"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 4,
+         "image_size": 224, "patch_size": 32, "projection_dim": 256}
+CAPTION_PROMPTS = {"en": "What product is this? Name its colour and type.", "zh": "这是什么商品？说出它的颜色和类型。"}
+MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
+
+
+def build_tower(out: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    torch.manual_seed(seed)
+    model = CLIPVisionModel(CLIPVisionConfig(**TOWER))
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    (out / "preprocessor_config.json").write_text(json.dumps({"image_mean": MEAN, "image_std": STD}))
+    return out
+
+
+def write_captions(out: Path, seeds: range, langs: tuple[str, ...] = ("en", "zh")) -> Path:
+    """Rendered photos and chat rows that ask for colour and type; returns the JSONL file."""
+    images = out / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, photo in enumerate(catalogue(seeds)):
+        name = f"{photo.object}-{photo.colour}-{photo.seed}.png"
+        photo.image.save(images / name)
+        lang = langs[i % len(langs)]
+        rows.append({"messages": [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": CAPTION_PROMPTS[lang]}]},
+            {"role": "assistant", "content": [{"type": "text", "text": photo.caption(lang)}]}],
+            "images": [f"images/{name}"]})
+    path = out / "captions.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def parse_caption(text: str) -> tuple[str | None, str | None]:
+    """(colour, object) named in an English or Chinese answer, or None for what it does not name."""
+    low = text.lower()
+    colour = next((c for c, (_, zh) in COLOURS.items() if re.search(rf"\b{c}\b", low) or zh in text), None)
+    obj = next((o for o, (_, zh) in OBJECTS.items() if re.search(rf"\b{re.escape(o)}s?\b", low) or zh in text), None)
+    return colour, obj
