@@ -17,6 +17,10 @@ EXAMPLES = """examples:
   python -m backend db upgrade                              # migrate the app database (serve does it too)
   echo "$PW" | python -m backend users add lee --role agent --password-stdin
   echo "$PW" | python -m backend users reset-password admin --password-stdin
+  python -m backend backup --out /backups/visiondesk-$(date +%F).tar.gz   # safe while the backend runs
+  python -m backend restore /backups/visiondesk-2026-11-22.tar.gz --dry-run   # check it, change nothing
+  python -m backend restore /backups/visiondesk-2026-11-22.tar.gz --force     # backend stopped; replaces data
+  python -m backend reindex                                 # rebuild Chroma's vectors from the knowledge records
 """
 
 
@@ -42,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("username", nargs="?")
     users.add_argument("--role", choices=["agent", "admin"], default="agent")
     users.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    backup = sub.add_parser("backup", help="archive the app database and knowledge records (consistent, online)",
+                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    backup.add_argument("--out", help="archive path (default: visiondesk-backup-<UTC time>.tar.gz here)")
+    restore = sub.add_parser("restore", help="check an archive, put it in place and rebuild the vectors",
+                             epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    restore.add_argument("archive", help="a .tar.gz made by `python -m backend backup`")
+    restore.add_argument("--force", action="store_true", help="replace a data dir that already holds data")
+    restore.add_argument("--dry-run", action="store_true", help="check the archive and the target only")
+    sub.add_parser("reindex", help="rebuild every domain's vectors from the knowledge records (backend stopped)",
+                   epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     args = parser.parse_args(argv)
 
     overrides: dict = {}
@@ -67,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return database_command(settings, args.action)
     if args.command == "users":
         return users_command(settings, args)
+    if args.command in ("backup", "restore", "reindex"):
+        return backup_command(settings, args)
     return serve_forever(settings)
 
 
@@ -108,6 +124,29 @@ def users_command(settings, args) -> int:
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def backup_command(settings, args) -> int:
+    from backend.backup import BackupError, backup, describe, reindex, restore
+
+    try:
+        if args.command == "reindex":
+            for domain, chunks in reindex(settings).items():
+                print(f"re-indexed {domain}: {chunks} chunks")
+            return 0
+        if args.command == "backup":
+            path, manifest = backup(settings, args.out)
+            print(f"wrote {path}\n{describe(manifest)}")
+            return 0
+        result = restore(settings, args.archive, force=args.force, dry_run=args.dry_run)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(("archive and target check out (nothing changed)" if args.dry_run else f"restored {args.archive}")
+          + "\n" + describe(result.manifest))
+    for domain, chunks in result.reindexed.items():
+        print(f"  re-indexed {domain}: {chunks} chunks")
     return 0
 
 
