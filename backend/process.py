@@ -113,15 +113,23 @@ def start_vllm(model: Path | str, log_dir: Path, *, port: int | None = None, pyt
     process = subprocess.Popen(command, cwd=log_dir, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
                                start_new_session=True)
     server = VLLMProcess(f"http://127.0.0.1:{port}/v1", process, log_path)
+    return wait_serving("vLLM", f"{server.url}/models", server, timeout, interval=1.0)
+
+
+def wait_serving(name: str, probe_url: str, child, timeout: float, interval: float = 0.3):
+    """Return `child` once `probe_url` answers 200; stop it and raise with its log if it dies or time runs out.
+
+    `child` has `.process`, `.log()` and `.stop()` (BackendProcess, VLLMProcess, the apps' processes).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"vLLM exited with code {process.returncode}:\n{server.log()[-4000:]}")
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {child.process.returncode}:\n{child.log()[-4000:]}")
         try:
-            if httpx.get(f"{server.url}/models", timeout=2).status_code == 200:
-                return server
+            if httpx.get(probe_url, timeout=2).status_code == 200:
+                return child
         except httpx.TransportError:
             pass
-        time.sleep(1)
-    server.stop()
-    raise RuntimeError(f"vLLM not ready after {timeout:.0f}s:\n{server.log()[-4000:]}")
+        time.sleep(interval)
+    child.stop()
+    raise RuntimeError(f"{name} not serving after {timeout:.0f}s:\n{child.log()[-4000:]}")

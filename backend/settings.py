@@ -144,7 +144,27 @@ class AppsSettings(_Section):
 
     backend_url: str = Field("", description="Backend URL the apps call; empty: derived from `server`.")
     chat_port: int = Field(8701, ge=0, le=65535, description="Gradio chat app port.")
+    chat_host: str = Field("127.0.0.1", description="Interface the chat app listens on (`0.0.0.0` for all).")
+    chat_language: Literal["en", "zh"] = Field(
+        "en", description="Language the chat app starts in (`en` English, `zh` 简体中文); agents can switch."
+    )
+    chat_concurrency: int = Field(
+        32, ge=1, le=512,
+        description="Chat requests the app streams at once (Gradio queue concurrency); more wait in its queue.",
+    )
+    chat_max_tokens: int = Field(
+        0, ge=0, description="Longest answer the chat app asks for, in tokens; 0: the backend's default."
+    )
+    chat_timeout_s: float = Field(
+        180.0, gt=0, description="Seconds the chat app waits for the backend to answer before telling the agent."
+    )
+    chat_history_limit: int = Field(
+        50, ge=1, le=500, description="Conversations listed in the chat app's history panel."
+    )
     admin_port: int = Field(8702, ge=0, le=65535, description="Streamlit admin console port.")
+    admin_reports_dir: str = Field(
+        "", description="Folder whose subfolders hold `python -m eval.ab` reports the admin console lists; "
+                        "empty: `<data_dir>/ab`.")
 
 
 class Settings(BaseSettings):
@@ -190,6 +210,11 @@ class Settings(BaseSettings):
             return self.apps.backend_url.rstrip("/")
         host = "127.0.0.1" if self.server.host in ("0.0.0.0", "::") else self.server.host
         return f"http://{host}:{self.server.port}"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where the admin console looks for offline A/B reports."""
+        return Path(self.apps.admin_reports_dir) if self.apps.admin_reports_dir else self.data_dir / "ab"
 
     @property
     def database_url(self) -> str:

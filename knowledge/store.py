@@ -14,7 +14,7 @@ from knowledge.chunking import ChunkDraft
 from knowledge.embedders import Embedder, load_embedder
 from knowledge.errors import EmbedderMismatch, mismatch_message
 from knowledge.settings import KnowledgeSettings
-from knowledge.text import keywords
+from knowledge.text import keywords as extract_keywords
 
 
 def sha(text: str | bytes) -> str:
@@ -142,7 +142,7 @@ class KnowledgeStore:
                     prev.position, prev.start, prev.end, prev.key = pos, d.start, d.end, d.key
                     continue
                 s.add(R.Chunk(id=cid, document_id=doc_id, position=pos, text=d.text, original_hash=ohash,
-                              start=d.start, end=d.end, key=d.key, keywords=keywords(d.text), pending=True))
+                              start=d.start, end=d.end, key=d.key, keywords=extract_keywords(d.text), pending=True))
                 to_embed.append((cid, d.text))
         new_ids = [cid for cid, _ in to_embed]
         try:
@@ -236,13 +236,83 @@ class KnowledgeStore:
             return list(s.scalars(q))
 
     # ---- curation: each change re-syncs the index, makes a version and an audit entry --------------------
-    def edit_chunk(self, chunk_id: str, text: str, *, actor: str) -> None:
-        """Replace a chunk's text by hand; the edit survives re-ingesting the same document."""
+    def edit_chunk(self, chunk_id: str, text: str | None = None, *, actor: str,
+                   keywords: list[str] | None = None) -> None:
+        """Replace a chunk's text and/or keywords by hand; the edit survives re-ingesting the same document.
+
+        Keywords given here are kept as they are; a text edit without them recomputes them from the text.
+        """
+        if text is not None and not text.strip():
+            raise ValueError("chunk text must not be empty")
+        if text is None and keywords is None:
+            raise ValueError("give the new text, the new keywords, or both")
+
         def change(s, doc):
             chunk = s.get(R.Chunk, chunk_id)
-            chunk.text, chunk.edited, chunk.keywords = text, True, keywords(text)
-            return {"chunk": chunk_id}
+            if text is not None:
+                chunk.text = text
+            chunk.keywords = list(keywords) if keywords is not None else extract_keywords(chunk.text)
+            chunk.edited = True
+            return {"chunk": chunk_id, **({"text": True} if text is not None else {}),
+                    **({"keywords": list(keywords)} if keywords is not None else {})}
         self._change(self._doc_of(chunk_id), "chunk.edit", change, actor)
+
+    def merge_chunks(self, chunk_ids: list[str], *, actor: str, separator: str = "\n\n") -> str:
+        """Join neighbouring chunks of one document into one (in document order); returns the new chunk's id."""
+        if len(set(chunk_ids)) < 2:
+            raise ValueError("merging needs at least two different chunks")
+        doc_ids = {self._doc_of(cid) for cid in chunk_ids}
+        if len(doc_ids) != 1:
+            raise ValueError("only chunks of the same document can be merged")
+        doc_id = doc_ids.pop()
+        merged_id: list[str] = []
+
+        def change(s, doc):
+            live = [c for c in doc.chunks if not c.pending]
+            picked = [c for c in live if c.id in set(chunk_ids)]
+            positions = [live.index(c) for c in picked]
+            if positions != list(range(positions[0], positions[0] + len(positions))):
+                raise ValueError("only neighbouring chunks can be merged; the chunks in between would be skipped")
+            text = separator.join(c.text for c in picked)
+            first = picked[0]
+            new_id = sha(f"{doc_id}\0merge\0{sha(text)}")[:32]
+            for c in picked:
+                s.delete(c)
+            s.flush()
+            s.add(R.Chunk(id=new_id, document_id=doc_id, position=first.position, text=text,
+                          original_hash=f"merge:{sha(text)}", start=first.start, end=picked[-1].end, key=first.key,
+                          keywords=extract_keywords(text), enabled=any(c.enabled for c in picked), edited=True))
+            merged_id.append(new_id)
+            return {"merged": list(chunk_ids), "into": new_id}
+        self._change(doc_id, "chunk.merge", change, actor)
+        return merged_id[0]
+
+    def split_chunk(self, chunk_id: str, at: int, *, actor: str) -> tuple[str, str]:
+        """Cut a chunk's text in two at character offset `at`; returns the two new chunk ids."""
+        doc_id = self._doc_of(chunk_id)
+        made: list[str] = []
+
+        def change(s, doc):
+            chunk = s.get(R.Chunk, chunk_id)
+            head, tail = chunk.text[:at].strip(), chunk.text[at:].strip()
+            if not 0 < at < len(chunk.text) or not head or not tail:
+                raise ValueError(f"split offset {at} must fall inside the text (1..{len(chunk.text) - 1}) and "
+                                 "leave text on both sides")
+            for c in doc.chunks:  # make room for the second half
+                if c.position > chunk.position:
+                    c.position += 1
+            ids = []
+            for n, (part, pos) in enumerate(((head, chunk.position), (tail, chunk.position + 1))):
+                ids.append(sha(f"{doc_id}\0split\0{chunk_id}\0{n}\0{sha(part)}")[:32])
+                s.add(R.Chunk(id=ids[-1], document_id=doc_id, position=pos, text=part,
+                              original_hash=f"split:{sha(part)}", start=chunk.start if n == 0 else chunk.start + at,
+                              end=chunk.start + at if n == 0 else chunk.end, key=chunk.key,
+                              keywords=extract_keywords(part), enabled=chunk.enabled, edited=True))
+            s.delete(chunk)
+            made.extend(ids)
+            return {"split": chunk_id, "at": at, "into": ids}
+        self._change(doc_id, "chunk.split", change, actor)
+        return made[0], made[1]
 
     def set_chunk_enabled(self, chunk_id: str, enabled: bool, *, actor: str) -> None:
         def change(s, doc):
@@ -296,6 +366,10 @@ class KnowledgeStore:
             s.add(R.AuditEntry(actor=actor, action="document.delete", target=doc_id, detail={"source": doc.source}))
             self._bump(s, domain)
         self.index.delete(domain, ids)
+
+    def document_of(self, chunk_id: str) -> str:
+        """The id of the document a chunk belongs to; KeyError for an unknown chunk."""
+        return self._doc_of(chunk_id)
 
     def _doc_of(self, chunk_id: str) -> str:
         with self.Session() as s:

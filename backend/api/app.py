@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from backend.accounts import Accounts
-from backend.api import accounts_routes, chat_routes, experiment_routes, history_routes, knowledge_routes
+from backend.api import accounts_routes, admin_routes, chat_routes, experiment_routes, history_routes, knowledge_routes
 from backend.api.errors import install_error_handlers
 from backend.api.schemas import ChatCompletionChunk, Health, Readiness
 from backend.chat import Augmenter, InvalidRequest, NoAugmenter
@@ -141,6 +141,7 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
     app.include_router(history_routes.router(state.recorder, state.feedback))
     app.include_router(knowledge_routes.router(state))
     app.include_router(experiment_routes.router(state))
+    admin_routes.install(app, state)  # admin console routes + the audit of admin actions
     app.openapi = lambda: _openapi(app)
 
     @app.get("/healthz", response_model=Health, summary="The process is alive", tags=["operations"])
