@@ -1,7 +1,7 @@
 """Write SFT rows (e.g. from agent feedback) as a `messages`+`images` JSONL that `finetune.sft` trains on.
 
-Images are copied next to the JSONL under content-hash names, duplicate rows are dropped, and phone numbers,
-e-mail addresses and ID numbers are redacted from every text. `python -m finetune.data from-feedback` feeds it
+Images are copied next to the JSONL under content-hash names, duplicate rows are dropped, and personal data
+(e-mails, phones, ID, card and medical record numbers; `backend.privacy`) is redacted from every text. `python -m finetune.data from-feedback` feeds it
 from the app database's feedback.
 """
 
@@ -10,30 +10,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-# Longest, most specific patterns first: an ID number must not be half-eaten by the phone pattern.
-PII_PATTERNS = [
-    ("EMAIL", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
-    # CN resident ID: 6-digit region, birth date, 3-digit sequence, check digit (0-9 or X).
-    ("ID", re.compile(r"(?<![\dA-Za-z])\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
-                      r"(?![\dA-Za-z])")),
-    ("ID", re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")),  # US SSN
-    ("CARD", re.compile(r"(?<!\d)(?:\d{4}[ -]){3}\d{1,7}(?!\d)|(?<![\d-])\d{15,16}(?![\d-])")),  # payment cards
-    ("PHONE", re.compile(r"(?<![\dA-Za-z])\+\d{1,3}[ -]?(?:\(?\d{1,4}\)?[ -]?){2,4}\d{2,4}(?!\d)")),  # international
-    ("PHONE", re.compile(r"(?<!\d)1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")),  # CN mobile
-    ("PHONE", re.compile(r"(?<![\d-])\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?![\d-])")),  # US/CA
-]
+from backend.privacy import redact_text
 
 
 def redact(text: str) -> str:
-    """Replace e-mails, phone numbers, ID and card numbers with [EMAIL], [PHONE], [ID], [CARD]."""
-    for label, pattern in PII_PATTERNS:
-        text = pattern.sub(f"[{label}]", text)
-    return text
+    """Replace e-mails, phones, ID, card and medical record numbers with [EMAIL], [PHONE], [ID], [CARD], [MRN]."""
+    return redact_text(text)
 
 
 def _redact_content(content):
