@@ -55,3 +55,33 @@ def parse_caption(text: str) -> tuple[str | None, str | None]:
     colour = next((c for c, (_, zh) in COLOURS.items() if re.search(rf"\b{c}\b", low) or zh in text), None)
     obj = next((o for o, (_, zh) in OBJECTS.items() if re.search(rf"\b{re.escape(o)}s?\b", low) or zh in text), None)
     return colour, obj
+
+
+def measure(model_dir: Path, photos: list, *, lang: str = "en", batch_size: int = 16) -> dict:
+    """Colour and object-type accuracy of greedy answers to the caption prompt on `photos`."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from backend.models.processors import load_processor
+
+    processor = load_processor(model_dir)
+    processor.tokenizer.padding_side = "left"
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.bfloat16).eval()
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": CAPTION_PROMPTS[lang]}]}]
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    colour_ok = object_ok = 0
+    answers = []
+    for start in range(0, len(photos), batch_size):
+        batch = photos[start:start + batch_size]
+        inputs = processor(text=[prompt] * len(batch), images=[p.image for p in batch], return_tensors="pt",
+                           padding=True)
+        with torch.inference_mode():
+            out = model.generate(**inputs, max_new_tokens=12, do_sample=False)
+        for photo, ids in zip(batch, out[:, inputs["input_ids"].shape[1]:], strict=True):
+            text = processor.tokenizer.decode(ids, skip_special_tokens=True)
+            colour, obj = parse_caption(text)
+            colour_ok += colour == photo.colour
+            object_ok += obj == photo.object
+            answers.append({"colour": photo.colour, "object": photo.object, "answer": text})
+    n = len(photos)
+    return {"n": n, "colour_accuracy": colour_ok / n, "object_accuracy": object_ok / n, "answers": answers}

@@ -36,3 +36,18 @@ def test_tower_gives_49_image_tokens(tmp_path):
     assert (config.image_size // config.patch_size) ** 2 == 49
     assert config.num_hidden_layers == TOWER["num_hidden_layers"]
     assert json.loads((out / "preprocessor_config.json").read_text())["image_mean"] == [0.5, 0.5, 0.5]
+
+
+def test_measure_reports_accuracy_per_photo(aligned_model):
+    from finetune.demo.render import product_photo
+    from finetune.demo.vision import measure
+
+    photos = [product_photo("mug", "red", 1, size=64), product_photo("lamp", "blue", 2, size=64)]
+    report = measure(aligned_model, photos, batch_size=2)
+    assert report["n"] == 2 and len(report["answers"]) == 2
+    assert 0 <= report["colour_accuracy"] <= 1 and 0 <= report["object_accuracy"] <= 1
+    assert [(a["colour"], a["object"]) for a in report["answers"]] == [("red", "mug"), ("blue", "lamp")]
+    # the score is what the parsed answers say, not a constant
+    parsed = [parse_caption(a["answer"]) for a in report["answers"]]
+    assert report["colour_accuracy"] == sum(p[0] == a["colour"] for p, a in zip(parsed, report["answers"],
+                                                                                 strict=True)) / 2
