@@ -9,6 +9,7 @@ digit is wrong is still redacted: a mistyped ID is still someone's.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -86,3 +87,23 @@ def redact(text: str | None) -> Redaction:
 
 def redact_text(text: str | None) -> str:
     return redact(text).text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with identifiers redacted, so no handler ever writes them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_logs(logger_names: tuple[str, ...] = ("", "uvicorn", "uvicorn.error", "uvicorn.access")) -> None:
+    """Attach the filter to every handler of these loggers (handlers, not loggers: records from child loggers
+    reach a handler without passing the parent logger's filters). Idempotent."""
+    for name in logger_names:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())

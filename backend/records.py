@@ -11,6 +11,7 @@ from sqlalchemy import select
 from backend.accounts import Principal
 from backend.db import Database
 from backend.db.models import Conversation, Message, MessageImage, RequestLog, utcnow
+from backend.privacy import redact_text
 
 
 class ConversationNotFound(LookupError):
@@ -50,9 +51,10 @@ def _png(image) -> bytes:
 
 
 class ChatRecorder:
-    def __init__(self, db: Database, store_images: bool = False):
+    def __init__(self, db: Database, store_images: bool = False, *, redact: bool = True):
         self.db = db
         self.store_images = store_images
+        self.redact = redact  # error texts may quote the request: keep identifiers out of the log
 
     def conversation_for(self, principal: Principal, conversation_id: str | None) -> str:
         """The id to record under: an existing conversation the caller may use, or a new id."""
@@ -72,7 +74,8 @@ class ChatRecorder:
                 id=turn.request_id, user_id=turn.user_id, model=turn.model, adapter=turn.adapter,
                 domain=turn.domain, variant=turn.variant, experiment=turn.experiment,
                 conversation_id=turn.conversation_id, stream=turn.stream,
-                status=turn.status, error=turn.error, latency_ms=turn.latency_ms, ttft_ms=turn.ttft_ms,
+                status=turn.status, error=redact_text(turn.error) if self.redact and turn.error else turn.error,
+                latency_ms=turn.latency_ms, ttft_ms=turn.ttft_ms,
                 prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens,
                 images=len(turn.image_hashes),
             ))

@@ -113,6 +113,9 @@ class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Interface the backend listens on.")
     port: int = Field(8700, ge=0, le=65535, description="Backend port.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    redact_logs: bool = Field(
+        True, description="Replace e-mails, phone, ID, card and medical record numbers in log lines and in the "
+                          "request log's error texts with [EMAIL], [PHONE], …")
 
 
 class DatabaseSettings(_Section):

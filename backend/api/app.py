@@ -18,6 +18,7 @@ from backend.chat import Augmenter, InvalidRequest, NoAugmenter
 from backend.db import Database
 from backend.experiments import Experiments
 from backend.feedback import FeedbackStore
+from backend.privacy import redact_logs
 from backend.engines import Engine, is_placeholder
 from backend.grounding import Grounding
 from backend.images import ImageLoader
@@ -40,7 +41,7 @@ class State:
         self.augmenter: Augmenter = augmenter or self.grounding or NoAugmenter()
         self.db = db
         self.accounts = Accounts(db, timedelta(hours=settings.auth.session_ttl_hours))
-        self.recorder = ChatRecorder(db, settings.database.store_images)
+        self.recorder = ChatRecorder(db, settings.database.store_images, redact=settings.server.redact_logs)
         self.feedback = FeedbackStore(db)
         self.experiments = Experiments(db)
         self.images = ImageLoader(settings.limits, settings.images)
@@ -117,6 +118,8 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if settings.server.redact_logs:
+            redact_logs()  # here, after the server has set up its log handlers
         await asyncio.to_thread(state.prepare_database)
         task = asyncio.create_task(state.start_engine())
         yield

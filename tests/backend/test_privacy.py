@@ -55,3 +55,32 @@ def test_several_kinds_in_one_text_and_empty_input():
     assert result.text == "Jane ([EMAIL], [PHONE]) ID [ID], MRN [MRN]"
     assert result.counts == {"EMAIL": 1, "PHONE": 1, "ID": 1, "MRN": 1}
     assert redact_text(None) == "" and redact_text("") == ""
+
+
+def test_log_lines_are_redacted_by_every_handler_of_the_logger():
+    import logging
+
+    from backend.privacy import RedactingFilter, redact_logs
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.lines: list[str] = []
+
+        def emit(self, record):
+            self.lines.append(self.format(record))
+
+    logger = logging.getLogger("visiondesk-test-privacy")
+    logger.propagate = False
+    handler = Collect()
+    logger.addHandler(handler)
+    try:
+        redact_logs(("visiondesk-test-privacy",))
+        redact_logs(("visiondesk-test-privacy",))  # idempotent
+        assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+        logging.getLogger("visiondesk-test-privacy.child").warning("could not reach %s at %s", "jane@example.com",
+                                                                   "13812345678")
+        logger.warning("order %s ok", "20261122-8812")
+    finally:
+        logger.removeHandler(handler)
+    assert handler.lines == ["could not reach [EMAIL] at [PHONE]", "order 20261122-8812 ok"]

@@ -136,3 +136,11 @@ def test_metrics_count_requests_tokens_latency_and_queue(backend):
     assert value(text, "visiondesk_time_to_first_token_seconds_count") >= 1
     assert "visiondesk_queue_depth 0.0" in text
     assert "visiondesk_tokens_per_second_bucket" in text
+
+
+def test_error_texts_in_the_request_log_are_redacted(backend):
+    resp = httpx.post(f"{backend.url}/v1/chat/completions", headers=backend.headers, timeout=60,
+                      json={"model": "jane.doe@example.com", "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status_code == 404 and "jane.doe@example.com" in resp.json()["error"]["message"]  # the caller sees it
+    logged = rows(backend, "SELECT error FROM request_log WHERE status = 404 AND error LIKE '%[EMAIL]%'", expect=1)
+    assert logged and "jane.doe" not in logged[0][0]
