@@ -7,6 +7,7 @@ only their SHA-256 is stored, so a leaked database does not leak credentials.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,9 +26,10 @@ _hasher = PasswordHasher()
 class AccountError(ValueError):
     """A request about accounts that cannot be honoured; `status` is the HTTP status to use."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, retry_after: float | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,12 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 class Accounts:
-    def __init__(self, db: Database, session_ttl: timedelta = timedelta(hours=12)):
+    def __init__(self, db: Database, session_ttl: timedelta = timedelta(hours=12), *, max_failed_logins: int = 5,
+                 lockout: timedelta = timedelta(minutes=15)):
         self.db = db
         self.session_ttl = session_ttl
+        self.max_failed_logins = max_failed_logins
+        self.lockout = lockout
 
     # -- users -------------------------------------------------------------------------------------
 
@@ -99,6 +104,8 @@ class Accounts:
                 user.password_hash = _hasher.hash(password)
             if disabled is not None:
                 user.disabled = disabled
+            if password is not None or disabled is False:
+                user.failed_logins, user.locked_until = 0, None  # an admin's reset also unlocks
             if disabled or password is not None:
                 # A disabled account or a reset password ends every open login.
                 for token in s.scalars(select(Token).where(Token.user_id == user.id, Token.kind == "session")):
@@ -121,8 +128,17 @@ class Accounts:
     # -- tokens ------------------------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> tuple[IssuedToken, User]:
+        now = datetime.now(UTC)
+        refusal: AccountError | None = None
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == username))
+            locked = _aware(user.locked_until) if user is not None else None
+            if locked is not None and locked > now:
+                # While locked the password is not even checked: guessing on cannot help.
+                wait = (locked - now).total_seconds()
+                raise AccountError(f"account {username!r} is locked after repeated wrong passwords; try again in "
+                                   f"{math.ceil(wait / 60)} min or ask an admin to reset the password",
+                                   status=429, retry_after=wait)
             ok = False
             if user is not None:
                 try:
@@ -130,9 +146,17 @@ class Accounts:
                 except (VerificationError, InvalidHashError):
                     ok = False
             if not ok:
-                raise AccountError("wrong username or password", status=401)
-            if user.disabled:
-                raise AccountError(f"account {username!r} is disabled; ask an admin", status=403)
+                refusal = AccountError("wrong username or password", status=401)
+                if user is not None and self.max_failed_logins:
+                    user.failed_logins += 1
+                    if user.failed_logins >= self.max_failed_logins:
+                        user.failed_logins, user.locked_until = 0, now + self.lockout
+            elif user.disabled:
+                refusal = AccountError(f"account {username!r} is disabled; ask an admin", status=403)
+            else:
+                user.failed_logins, user.locked_until = 0, None
+        if refusal is not None:  # raised after the session committed the failure count
+            raise refusal
         return self.issue(user.id, "session", name="login"), user
 
     def issue(self, user_id: int, kind: str, name: str = "") -> IssuedToken:

@@ -140,6 +140,12 @@ class AuthSettings(_Section):
         description="Password of that first admin. Empty: a one-time password is generated and printed once.",
     )
     session_ttl_hours: float = Field(12.0, gt=0, description="How long a login token stays valid.")
+    max_failed_logins: int = Field(
+        5, ge=0, description="Wrong passwords in a row that lock an account for `lockout_minutes`; 0: never lock.")
+    lockout_minutes: float = Field(15.0, gt=0, description="How long a locked account refuses logins.")
+    login_failures_per_ip: int = Field(
+        30, ge=0, description="Failed logins one client address may make per 10 minutes before it must wait; "
+                              "0: no limit. Counted per backend process.")
 
 
 class AppsSettings(_Section):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from collections import deque
 from datetime import datetime
 from typing import Literal
 
@@ -67,12 +70,55 @@ def _user(u) -> UserOut:
     return UserOut(username=u.username, role=u.role, disabled=u.disabled, created_at=u.created_at)
 
 
-def router(accounts: Accounts) -> APIRouter:
-    r = APIRouter(tags=["accounts"])
+class LoginThrottle:
+    """Failed logins per client address in a sliding window (this process only): slows password spraying
+    across many accounts, which the per-account lockout alone does not."""
 
-    @r.post("/v1/auth/login", response_model=LoginResponse, summary="Exchange a username and password for a token")
-    async def login(body: LoginRequest) -> LoginResponse:
-        issued, user = await asyncio.to_thread(accounts.login, body.username, body.password)
+    WINDOW_S = 600.0
+    MAX_CLIENTS = 10_000  # bounded memory under a flood of addresses
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._failures: dict[str, deque[float]] = {}
+
+    def check(self, client: str) -> None:
+        if not self.limit:
+            return
+        now = time.monotonic()
+        recent = self._failures.get(client)
+        while recent and recent[0] <= now - self.WINDOW_S:
+            recent.popleft()
+        if recent is not None and not recent:
+            del self._failures[client]
+        elif recent and len(recent) >= self.limit:
+            wait = recent[0] + self.WINDOW_S - now
+            raise AccountError(f"too many failed logins from {client}; try again in {math.ceil(wait / 60)} min",
+                               status=429, retry_after=wait)
+
+    def failed(self, client: str) -> None:
+        if not self.limit:
+            return
+        if client not in self._failures and len(self._failures) >= self.MAX_CLIENTS:
+            self._failures.pop(next(iter(self._failures)))
+        self._failures.setdefault(client, deque()).append(time.monotonic())
+
+
+def router(accounts: Accounts, login_failures_per_ip: int = 0) -> APIRouter:
+    r = APIRouter(tags=["accounts"])
+    throttle = LoginThrottle(login_failures_per_ip)
+
+    @r.post("/v1/auth/login", response_model=LoginResponse, summary="Exchange a username and password for a token",
+            responses={429: {"description": "Account locked, or too many failed logins from this address; "
+                                            "see Retry-After"}})
+    async def login(body: LoginRequest, request: Request) -> LoginResponse:
+        client = request.client.host if request.client else "unknown"
+        throttle.check(client)
+        try:
+            issued, user = await asyncio.to_thread(accounts.login, body.username, body.password)
+        except AccountError as exc:
+            if exc.status == 401:
+                throttle.failed(client)
+            raise
         return LoginResponse(token=issued.secret, expires_at=issued.expires_at, user=_user(user))
 
     @r.post("/v1/auth/logout", status_code=204, summary="End the current login")

@@ -40,7 +40,9 @@ class State:
         self.grounding = Grounding(settings.knowledge) if augmenter is None and settings.knowledge.enabled else None
         self.augmenter: Augmenter = augmenter or self.grounding or NoAugmenter()
         self.db = db
-        self.accounts = Accounts(db, timedelta(hours=settings.auth.session_ttl_hours))
+        auth = settings.auth
+        self.accounts = Accounts(db, timedelta(hours=auth.session_ttl_hours), max_failed_logins=auth.max_failed_logins,
+                                 lockout=timedelta(minutes=auth.lockout_minutes))
         self.recorder = ChatRecorder(db, settings.database.store_images, redact=settings.server.redact_logs)
         self.feedback = FeedbackStore(db)
         self.experiments = Experiments(db)
@@ -140,7 +142,7 @@ def create_app(settings: Settings, engine: Engine, augmenter: Augmenter | None =
     install_error_handlers(app, settings.limits.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     app.include_router(chat_routes.router(state))
-    app.include_router(accounts_routes.router(state.accounts))
+    app.include_router(accounts_routes.router(state.accounts, settings.auth.login_failures_per_ip))
     app.include_router(history_routes.router(state.recorder, state.feedback))
     app.include_router(knowledge_routes.router(state))
     app.include_router(experiment_routes.router(state))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -89,8 +91,9 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
 
     @app.exception_handler(AccountError)
     async def account_error(request: Request, exc: AccountError):
-        type_ = "authentication_error" if exc.status == 401 else "invalid_request_error"
-        return error_response(exc.status, str(exc), type_=type_, code="account")
+        type_ = {401: "authentication_error", 429: "rate_limit_error"}.get(exc.status, "invalid_request_error")
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if exc.retry_after else None
+        return error_response(exc.status, str(exc), type_=type_, code="account", headers=headers)
 
     @app.exception_handler(FeedbackError)
     async def feedback_error(request: Request, exc: FeedbackError):

@@ -20,7 +20,7 @@ def run(tmp_path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 def test_db_upgrade_and_current(tmp_path):
     assert "revision None" in run(tmp_path, "db", "current").stdout
-    assert "revision 0003" in run(tmp_path, "db", "upgrade").stdout
+    assert "revision 0004" in run(tmp_path, "db", "upgrade").stdout
 
 
 def test_users_add_reset_and_list(tmp_path):

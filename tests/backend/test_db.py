@@ -13,7 +13,7 @@ def test_migrations_create_every_table_and_match_the_models(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'app.db'}")
     db.upgrade()
     db.upgrade()  # idempotent: runs at every start
-    assert db.current_revision() == "0003"
+    assert db.current_revision() == "0004"
     assert {"users", "tokens", "conversations", "messages", "message_images", "request_log", "feedback",
             "experiments"} <= set(db.tables())
     with db.engine.connect() as conn:
@@ -30,7 +30,7 @@ def test_upgrading_an_older_database_keeps_its_rows(tmp_path):
                              "prompt_tokens, completion_tokens, images) VALUES "
                              "('r1', '2026-11-01 10:00:00', 'm', 'B', 0, 200, 12.5, 3, 4, 0)")
     db.upgrade()
-    assert db.current_revision() == "0003"
+    assert db.current_revision() == "0004"
     with db.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT id, variant, experiment, latency_ms FROM request_log").fetchall()
     assert [tuple(r) for r in rows] == [("r1", "B", None, 12.5)]

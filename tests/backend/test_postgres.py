@@ -70,7 +70,7 @@ def _create_database(server: str, name: str) -> str:
 def test_migrations_and_accounts_on_postgres(postgres_url):
     db = Database(postgres_url("accounts"))
     db.upgrade()
-    assert db.current_revision() == "0003"
+    assert db.current_revision() == "0004"
     assert {"users", "tokens", "request_log", "feedback", "experiments"} <= set(db.tables())
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
