@@ -21,6 +21,8 @@ EXAMPLES = """examples:
   python -m backend restore /backups/visiondesk-2026-11-22.tar.gz --dry-run   # check it, change nothing
   python -m backend restore /backups/visiondesk-2026-11-22.tar.gz --force     # backend stopped; replaces data
   python -m backend reindex                                 # rebuild Chroma's vectors from the knowledge records
+  python -m backend purge --older-than-days 90 --dry-run    # what the retention period would delete
+  python -m backend purge                                   # delete chat records older than database.retention_days
 """
 
 
@@ -56,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     restore.add_argument("--dry-run", action="store_true", help="check the archive and the target only")
     sub.add_parser("reindex", help="rebuild every domain's vectors from the knowledge records (backend stopped)",
                    epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    purge = sub.add_parser("purge", help="delete conversations, messages, images, feedback and request-log rows "
+                                         "older than the retention period", epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    purge.add_argument("--older-than-days", type=float,
+                       help="retention period in days (default: database.retention_days)")
+    purge.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
     args = parser.parse_args(argv)
 
     overrides: dict = {}
@@ -83,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return users_command(settings, args)
     if args.command in ("backup", "restore", "reindex"):
         return backup_command(settings, args)
+    if args.command == "purge":
+        return purge_command(settings, args)
     return serve_forever(settings)
 
 
@@ -147,6 +157,25 @@ def backup_command(settings, args) -> int:
           + "\n" + describe(result.manifest))
     for domain, chunks in result.reindexed.items():
         print(f"  re-indexed {domain}: {chunks} chunks")
+    return 0
+
+
+def purge_command(settings, args) -> int:
+    from datetime import timedelta
+
+    from backend.db import Database
+    from backend.retention import purge
+
+    days = args.older_than_days if args.older_than_days is not None else settings.database.retention_days
+    if not days or days <= 0:
+        print("error: no retention period: pass --older-than-days N or set database.retention_days", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        db.upgrade()
+        print(purge(db, timedelta(days=days), dry_run=args.dry_run).describe())
+    finally:
+        db.close()
     return 0
 
 

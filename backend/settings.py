@@ -129,6 +129,9 @@ class DatabaseSettings(_Section):
     store_images: bool = Field(
         False, description="Keep the bytes of chat images with their messages. Off: only their content hashes."
     )
+    retention_days: float = Field(
+        0, ge=0, description="How long `python -m backend purge` keeps conversations, images, feedback and the "
+                             "request log; 0: until purged with an explicit `--older-than-days`.")
 
 
 class AuthSettings(_Section):
