@@ -48,10 +48,42 @@ def extract(path: Path, *, max_bytes: int, ocr_timeout_s: float = 20.0) -> Extra
     if size == 0:
         raise IngestError("file is empty")
     data = path.read_bytes()
+    _check_content(path, kind, data)
     out = _READERS[kind](path, data, ocr_timeout_s)
     if not out.text.strip():
         raise IngestError("no text found in the file")
     return out
+
+
+# What a file's first bytes say it is. Text kinds must not be any of these.
+_SIGNATURES = [(b"%PDF-", "a PDF"), (b"PK\x03\x04", "a ZIP archive (DOCX/XLSX)"), (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+               (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"), (b"\x7fELF", "a Linux executable"),
+               (b"MZ", "a Windows executable"), (b"\x1f\x8b", "a gzip archive")]
+_EXPECTED = {"pdf": ("a PDF",), "docx": ("a ZIP archive (DOCX/XLSX)",), "xlsx": ("a ZIP archive (DOCX/XLSX)",),
+             ".png": ("a PNG image",), ".jpg": ("a JPEG image",), ".jpeg": ("a JPEG image",), ".webp": ("a WebP image",)}
+
+
+def sniff(data: bytes) -> str | None:
+    """What the content is by its signature, or None for anything else (text included)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "a WebP image"
+    return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
+
+
+def _check_content(path: Path, kind: str, data: bytes) -> None:
+    """Refuse a file whose content is not what its extension claims (a renamed binary, a disguised executable)."""
+    found = sniff(data[:16])
+    suffix = path.suffix.lower()
+    expected = _EXPECTED.get(kind) or _EXPECTED.get(suffix)
+    if expected is None:  # a text kind
+        if found is not None or b"\x00" in data[:8192]:
+            what = found or "binary data"
+            raise IngestError(f"the content is {what}, not the text a {suffix} file holds; rename it to match its "
+                              "content or export it again")
+        return
+    if found not in expected:
+        raise IngestError(f"the content is {found or 'not recognisable'}, not {expected[0]} as the extension "
+                          f"{suffix} says; rename it to match its content or export it again")
 
 
 def _decode(data: bytes) -> str:

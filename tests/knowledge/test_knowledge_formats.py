@@ -78,7 +78,14 @@ def test_csv_rows_keyed_by_sku_and_faq_pairs(tmp_path):
     ("bad2.csv", b'a,b\n"1,2\n', "malformed CSV"),
     ("bad.json", b"{not json", "malformed JSON"),
     ("faq.json", b'[{"question": "only a question"}]', "needs `question` and `answer`"),
-    ("broken.docx", b"PK not really", "DOCX cannot be read"),
+    ("broken.docx", b"PK\x03\x04 not really", "DOCX cannot be read"),
+    # content that is not what the extension says
+    ("manual.pdf", b"<html><body>phishing page</body></html>", "not a PDF as the extension .pdf says"),
+    ("notes.txt", b"MZ\x90\x00\x03\x00 an executable", "content is a Windows executable, not the text"),
+    ("faq.md", b"%PDF-1.7 renamed pdf", "content is a PDF, not the text a .md file holds"),
+    ("data.csv", b"sku,name\nA-1,Fan\x00\x00\x00", "content is binary data"),
+    ("photo.png", b"\xff\xd8\xff\xe0 jpeg bytes", "content is a JPEG image, not a PNG image"),
+    ("sheet.xlsx", b"%PDF-1.4", "content is a PDF, not a ZIP archive"),
 ])
 def test_bad_inputs_are_refused_with_a_reason(tmp_path, name, content, reason):
     (tmp_path / name).write_bytes(content)
