@@ -176,6 +176,26 @@ class Accounts:
                 raise AccountError(f"no user {username!r}", status=404)
         return self.issue(user.id, "api_key", name=name)
 
+    def rotate_api_key(self, token_id: int, grace: timedelta = timedelta(0)) -> IssuedToken:
+        """A new key for the same account and purpose; the old one stops working after `grace` (at once if 0),
+        so services can switch over without an outage."""
+        if grace < timedelta(0):
+            raise AccountError("the grace period cannot be negative")
+        with self.db.session() as s:
+            old = s.get(Token, token_id)
+            if old is None or old.kind != "api_key":
+                raise AccountError(f"no api_key with id {token_id}", status=404)
+            expires = _aware(old.expires_at)
+            if old.revoked or (expires is not None and expires <= datetime.now(UTC)):
+                raise AccountError(f"api_key {token_id} is already revoked or expired; create a new key instead",
+                                   status=409)
+            if grace:
+                old.expires_at = datetime.now(UTC) + grace
+            else:
+                old.revoked = True
+            user_id, name = old.user_id, old.name
+        return self.issue(user_id, "api_key", name=name)
+
     def list_api_keys(self) -> list[tuple[Token, str]]:
         with self.db.session() as s:
             rows = s.execute(select(Token, User.username).join(User, Token.user_id == User.id)

@@ -6,7 +6,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -64,6 +64,11 @@ class ApiKeyOut(BaseModel):
 
 class NewApiKeyOut(ApiKeyOut):
     key: str = Field(description="The key itself; shown only now.")
+
+
+class KeyRotation(BaseModel):
+    grace_minutes: float = Field(0, ge=0, le=10_080, description="How long the old key keeps working (0: it stops "
+                                                                  "now); at most a week.")
 
 
 def _user(u) -> UserOut:
@@ -156,6 +161,17 @@ def router(accounts: Accounts, login_failures_per_ip: int = 0) -> APIRouter:
                          principal: Principal = Depends(require("admin"))) -> NewApiKeyOut:
         username = body.username or principal.username
         issued = await asyncio.to_thread(accounts.create_api_key, username, body.name)
+        rows = await asyncio.to_thread(accounts.list_api_keys)
+        token, owner = next((t, u) for t, u in rows if t.id == issued.token_id)
+        return NewApiKeyOut(id=token.id, name=token.name, username=owner, prefix=token.prefix,
+                            created_at=token.created_at, last_used_at=None, revoked=False, key=issued.secret)
+
+    @r.post("/v1/api-keys/{key_id}/rotate", response_model=NewApiKeyOut, status_code=201,
+            summary="Replace an API key: a new secret for the same account and purpose; the old one ends")
+    async def rotate_key(key_id: int, body: KeyRotation | None = None,
+                         _: Principal = Depends(require("admin"))) -> NewApiKeyOut:
+        grace = timedelta(minutes=(body or KeyRotation()).grace_minutes)
+        issued = await asyncio.to_thread(accounts.rotate_api_key, key_id, grace)
         rows = await asyncio.to_thread(accounts.list_api_keys)
         token, owner = next((t, u) for t, u in rows if t.id == issued.token_id)
         return NewApiKeyOut(id=token.id, name=token.name, username=owner, prefix=token.prefix,

@@ -142,3 +142,39 @@ def test_wrong_password_over_http(backend):
                       timeout=30)
     assert resp.status_code == 401
     assert resp.json()["error"]["message"] == "wrong username or password"
+
+
+def test_api_key_rotation_with_and_without_grace(accounts):
+    accounts.create_user("svc", "correct horse", "agent")
+    first = accounts.create_api_key("svc", "eval-runner")
+    second = accounts.rotate_api_key(first.token_id)  # no grace: the old key stops now
+    assert accounts.resolve(first.secret) is None
+    assert accounts.resolve(second.secret).username == "svc"
+    third = accounts.rotate_api_key(second.token_id, grace=timedelta(seconds=1))
+    assert accounts.resolve(second.secret) is not None  # still works during the grace period
+    assert accounts.resolve(third.secret).username == "svc"
+    time.sleep(1.1)
+    assert accounts.resolve(second.secret) is None
+    names = {t.id: t.name for t, _ in accounts.list_api_keys()}
+    assert names[third.token_id] == "eval-runner"  # same purpose, new secret
+    with pytest.raises(AccountError, match="already revoked or expired") as gone:
+        accounts.rotate_api_key(first.token_id)
+    assert gone.value.status == 409
+    with pytest.raises(AccountError, match="no api_key"):
+        accounts.rotate_api_key(9999)
+
+
+def test_api_key_rotation_over_http(backend):
+    created = httpx.post(f"{backend.url}/v1/api-keys", headers=backend.admin_headers, timeout=30,
+                         json={"name": "rotate-me", "username": "agent"}).json()
+    rotated = httpx.post(f"{backend.url}/v1/api-keys/{created['id']}/rotate", headers=backend.admin_headers,
+                         json={"grace_minutes": 0}, timeout=30)
+    assert rotated.status_code == 201 and rotated.json()["name"] == "rotate-me"
+    new_key = rotated.json()["key"]
+    assert httpx.get(f"{backend.url}/v1/auth/me", headers={"Authorization": f"Bearer {created['key']}"},
+                     timeout=30).status_code == 401
+    assert httpx.get(f"{backend.url}/v1/auth/me", headers={"Authorization": f"Bearer {new_key}"},
+                     timeout=30).json()["username"] == "agent"
+    agents = httpx.post(f"{backend.url}/v1/api-keys/{rotated.json()['id']}/rotate", headers=backend.headers,
+                        timeout=30)
+    assert agents.status_code == 403
