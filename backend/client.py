@@ -23,6 +23,17 @@ from backend.api.schemas import ChatCompletion, ModelList, Readiness, VisionDesk
 ImageInput = str | Path | bytes
 
 
+
+def sse_events(resp: httpx.Response) -> Iterator[dict]:
+    """The JSON events of an OpenAI-style server-sent event stream, up to `data: [DONE]`."""
+    for line in resp.iter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        yield json.loads(data)
+
 class BackendError(RuntimeError):
     """The backend refused or failed a request. `code` names the cause (for limits, the setting)."""
 
@@ -113,13 +124,7 @@ class VisionDeskClient:
                 if resp.status_code != 200:
                     resp.read()
                     raise _error_from(resp)
-                for line in resp.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        return
-                    event = json.loads(data)
+                for event in sse_events(resp):
                     if "error" in event:
                         raise BackendError(502, event["error"]["message"], code=event["error"].get("code"))
                     if event.get("visiondesk") and on_meta:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import httpx
 from pydantic import BaseModel
 
 from backend.api.schemas import DomainCard, VisionDeskResult
+from backend.client import sse_events
 
 
 class BackendProblem(Exception):
@@ -102,13 +102,7 @@ class BackendAPI:
                 if resp.status_code != 200:
                     resp.read()
                     raise _problem_from(resp)
-                for line in resp.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        return
-                    event = json.loads(data)
+                for event in sse_events(resp):
                     if "error" in event:
                         err = event["error"]
                         raise BackendProblem("stream", err.get("message", ""), status=502, code=err.get("code"))

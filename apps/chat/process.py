@@ -5,23 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from backend.process import ROOT, BackendProcess, free_port, wait_serving
 
 
-@dataclass
-class ChatProcess:
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, grace: float = 15) -> None:
-        BackendProcess.stop(self, grace)  # same signals, same fallback to kill
+class ChatProcess(BackendProcess):
+    """The chat app's child process: the same handle (url, process, log, stop) as the backend's."""
 
 
 def start_chat_app(backend_url: str, log_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None,
