@@ -1,15 +1,41 @@
-"""Connects the chat path to the knowledge layer: opened in the background, errors mapped to HTTP answers."""
+"""Connects the chat path to the knowledge layer: opened in the background, errors mapped to HTTP answers.
+
+When the knowledge store (a Chroma server) goes away after start-up, chat degrades instead of failing:
+/readyz says the store is unreachable, medical domains answer with a fixed "knowledge unavailable" reply (the
+model is not asked: medical answers must not be improvised), and other domains answer from the model alone with
+the answer flagged `ungrounded`. Everything is back to normal at the first request after the store returns.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from backend.chat import AnswerFrame, Augmentation, Conversation, InvalidRequest
 from backend.engines import Delta, EngineUnavailable
 
 log = logging.getLogger(__name__)
+
+KNOWLEDGE_UNAVAILABLE_EN = ("Knowledge unavailable: the clinic's knowledge base cannot be reached right now, so I "
+                            "cannot answer this reliably. Please try again in a few minutes, or ask a doctor or "
+                            "pharmacist.")
+KNOWLEDGE_UNAVAILABLE_ZH = "知识库暂时无法访问（knowledge unavailable），无法可靠回答。请稍后再试，或咨询医生或药师。"
+UNGROUNDED_NOTICE = ("Knowledge unavailable: this answer is not grounded in the knowledge base and cites no "
+                     "sources; check it before relying on it.")
+UNGROUNDED_PROMPT = ("The knowledge base cannot be reached right now, so no reference data is available for this "
+                     "question. Say that you could not check the answer against the knowledge base, give only "
+                     "general guidance, and cite no sources.")
+PROBE_TIMEOUT_S = 3.0
+
+
+@dataclass
+class Ungrounded(Augmentation):
+    """A turn that should have been grounded but was not: the knowledge store could not be reached."""
+
+    reason: str = ""
 
 
 class Grounding:
@@ -20,6 +46,7 @@ class Grounding:
         self.settings = settings
         self.augmenter = None
         self.error: str | None = None
+        self.store_error: str | None = None  # the store opened, then stopped answering (a Chroma server died)
 
     async def start(self) -> None:
         from knowledge.augment import KnowledgeAugmenter
@@ -36,8 +63,22 @@ class Grounding:
 
     def readiness(self) -> tuple[bool, str]:
         if self.augmenter is not None:
+            if self.store_error:
+                return False, f"knowledge unavailable: {self.store_error}"
             return True, "knowledge ready"
         return False, self.error or "knowledge store is opening (the first start loads the seed packs)"
+
+    async def probe(self) -> tuple[bool, str]:
+        """Readiness after asking a Chroma server whether it is there (the embedded store cannot go away)."""
+        if self.augmenter is not None and self.settings.chroma_url:
+            index = self.augmenter.store.index
+            try:
+                await asyncio.wait_for(asyncio.to_thread(index.client.heartbeat), PROBE_TIMEOUT_S)
+                self.store_error = None
+            except Exception as exc:  # noqa: BLE001 - any failure means chat cannot retrieve
+                self.store_error = (f"Chroma server at {self.settings.chroma_url} is unreachable "
+                                    f"({type(exc).__name__}: {exc or 'no answer'})")
+        return self.readiness()
 
     def domains(self) -> list:
         return list(self.augmenter.profiles.values()) if self.augmenter is not None else []
@@ -49,16 +90,49 @@ class Grounding:
         if self.augmenter is None:
             raise EngineUnavailable(self.readiness()[1], retry_after=5)
         try:
-            return await self.augmenter.augment(conversation)
+            augmentation = await self.augmenter.augment(conversation)
         except UnknownDomain as exc:
             known = ", ".join(self.augmenter.profiles)
             raise InvalidRequest(f"{exc}; known domains: {known}", code="unknown_domain",
                                  param="visiondesk.domain") from None
-        except (StoreUnavailable, EmbedderMismatch) as exc:
+        except StoreUnavailable as exc:
+            self.store_error = str(exc)
+            log.warning("answering without knowledge: %s", exc)
+            return await asyncio.to_thread(self._ungrounded, conversation, str(exc))
+        except EmbedderMismatch as exc:
             raise EngineUnavailable(f"knowledge unavailable: {exc}") from None
+        if augmentation.retrieval:
+            self.store_error = None  # the store answered again
+        return augmentation
+
+    def _ungrounded(self, conversation: Conversation, reason: str) -> Ungrounded:
+        """The profile's prompt and the images' text, without retrieved knowledge, told that it is missing."""
+        from knowledge.augment import message_text
+
+        aug = self.augmenter
+        profile = aug.profile(conversation.options.domain)
+        ocr_text = aug.read_images(conversation)
+        system = aug.system_prompt(profile, [], ocr_text, conversation.question, retrieval=False)
+        system += "\n\n" + UNGROUNDED_PROMPT
+        earlier = [message_text(m) for m in conversation.messages if m.get("role") == "system"]
+        if earlier:
+            system += "\n\n" + "\n\n".join(earlier)
+        messages = [{"role": "system", "content": [{"type": "text", "text": system}]}]
+        messages += [m for m in conversation.messages if m.get("role") != "system"]
+        return Ungrounded(messages=messages, ocr_text=ocr_text, retrieval=False, reason=reason)
 
     def frame(self, conversation: Conversation, augmentation: Augmentation) -> AnswerFrame:
-        return self.augmenter.frame(conversation, augmentation) if self.augmenter is not None else AnswerFrame()
+        if self.augmenter is None:
+            return AnswerFrame()
+        if isinstance(augmentation, Ungrounded) and self.augmenter.profile(conversation.options.domain).safety.medical:
+            from knowledge.text import is_chinese
+
+            # The medical frame of a turn that found nothing (emergency notice, disclaimer), with a reply that
+            # says the knowledge base is down rather than that it holds nothing on the question.
+            frame = self.augmenter.frame(conversation, dataclasses.replace(augmentation, retrieval=True))
+            frame.canned = KNOWLEDGE_UNAVAILABLE_ZH if is_chinese(conversation.question) else KNOWLEDGE_UNAVAILABLE_EN
+            return frame
+        return self.augmenter.frame(conversation, augmentation)
 
     def check(self, answer: str, conversation: Conversation, augmentation: Augmentation) -> list[str]:
         return self.augmenter.check(answer, conversation, augmentation) if self.augmenter is not None else []

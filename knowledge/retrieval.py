@@ -6,9 +6,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from knowledge.errors import StoreUnavailable
 from knowledge.store import ChunkView, KnowledgeStore
 from knowledge.text import tokenize
 
@@ -96,7 +98,18 @@ class Retriever:
             return cached
 
     def search(self, request: RetrievalRequest) -> list[Hit]:
-        """Dense and lexical candidates, filtered in memory, fused, thresholded, optionally reranked."""
+        """Dense and lexical candidates, filtered in memory, fused, thresholded, optionally reranked.
+
+        Raises StoreUnavailable when a Chroma server stops answering (the client's transport error otherwise
+        leaks out as an unexplained 500), so callers can tell "the store is down" from a bug.
+        """
+        try:
+            return self._search(request)
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"Chroma server at {self.store.index.location} is unreachable "
+                                   f"({type(exc).__name__}: {exc})") from None
+
+    def _search(self, request: RetrievalRequest) -> list[Hit]:
         s = self.settings
         top_k = request.top_k or s.top_k
         threshold = s.score_threshold if request.score_threshold is None else request.score_threshold

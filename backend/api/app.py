@@ -73,7 +73,7 @@ class State:
     async def readiness(self) -> tuple[bool, str]:
         ready, reason = await self.engine.readiness()
         if self.grounding is not None:
-            knowledge_ready, knowledge_reason = self.grounding.readiness()
+            knowledge_ready, knowledge_reason = await self.grounding.probe()
             ready, reason = ready and knowledge_ready, f"{reason}; {knowledge_reason}"
         return ready, reason
 

@@ -35,7 +35,7 @@ from backend.chat import Conversation, InvalidRequest, parse_conversation, sampl
 from backend.engines import PLACEHOLDER_NOTICE, Delta, EngineError, GenerationRequest
 from backend.engines.feature_cache import image_key
 from backend.experiments import assign
-from backend.grounding import canned, framed
+from backend.grounding import UNGROUNDED_NOTICE, Ungrounded, canned, framed
 from backend.records import ConversationNotFound, TurnRecord
 
 if TYPE_CHECKING:
@@ -131,7 +131,11 @@ def router(state: State) -> APIRouter:
             adapter=turn.adapter, conversation_id=turn.conversation_id, request_id=turn.request_id,
             notice=PLACEHOLDER_NOTICE if state.placeholder else None,
         )
-        turn.answer_meta = extension.model_dump(include={"citations", "variant", "experiment", "adapter", "domain"}, mode="json")
+        if isinstance(augmentation, Ungrounded) and frame.canned is None:  # the store is down: say so
+            extension.ungrounded = True
+            extension.notice = " ".join(n for n in (UNGROUNDED_NOTICE, extension.notice) if n)
+        turn.answer_meta = extension.model_dump(include={"citations", "variant", "experiment", "adapter", "domain",
+                                                         "ungrounded"}, mode="json")
         model_name = turn.adapter or engine.model_id
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -17,6 +17,8 @@ from backend.experiments import ExperimentError
 from backend.feedback import FeedbackError
 from backend.records import ConversationNotFound
 
+DEFAULT_RETRY_AFTER_S = 5  # Retry-After of a 429/503 whose cause gave no estimate (e.g. the model server is down)
+
 
 def error_response(status: int, message: str, *, type_: str, code: str | None = None, param: str | None = None,
                    headers: dict | None = None) -> JSONResponse:
@@ -79,7 +81,9 @@ def install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
 
     @app.exception_handler(EngineError)
     async def engine_error(request: Request, exc: EngineError):
-        headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else None
+        # 429 and 503 always say when to come back; an engine that gave no estimate gets the default.
+        retry_after = exc.retry_after or (DEFAULT_RETRY_AFTER_S if exc.status in (429, 503) else None)
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
         type_ = {429: "rate_limit_error", 404: "invalid_request_error"}.get(exc.status, "server_error")
         return error_response(exc.status, str(exc), type_=type_, code=type(exc).__name__, headers=headers)
 

@@ -96,6 +96,11 @@ class VisionDeskResult(BaseModel):
                     "check them before relying on the answer. Streams send it in a last chunk before [DONE].")
     request_id: str | None = Field(None, description="Id of this answer, for feedback and the request log.")
     notice: str | None = Field(None, description="A message the UI should show, e.g. that a placeholder model answers.")
+    ungrounded: bool = Field(
+        False,
+        description="True when the answer should have been grounded in the knowledge base but the knowledge store "
+                    "could not be reached: it cites nothing and was not checked against the sources (`notice` says "
+                    "so). Medical domains answer \"knowledge unavailable\" instead.")
 
 
 class AssistantMessage(BaseModel):
