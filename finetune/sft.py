@@ -39,14 +39,20 @@ def make_parser():
     return parser
 
 
-def lm_target_regex(model, names: list[str]) -> str:
-    """A PEFT target regex that matches `names` inside the language model only (never the vision tower)."""
+def lm_target_regex(model, names: list[str], last_layers: int = 0) -> str:
+    """A PEFT target regex that matches `names` inside the language model only (never the vision tower), in its
+    last `last_layers` decoder layers (0: all of them)."""
     lm_prefixes = sorted({n.split(".layers.")[0] for n, _ in model.named_modules() if "language_model" in n
                           and ".layers." in n})
     if not lm_prefixes:
         raise ValueError("no `language_model` submodule found: not a supported image-text-to-text model")
     prefix = "|".join(p.replace(".", r"\.") for p in lm_prefixes)
-    return rf"^({prefix})\.layers\.\d+\..*\.({'|'.join(names or LM_LINEAR)})$"
+    layer = r"\d+"
+    if last_layers:
+        count = 1 + max(int(n.split(".layers.")[1].split(".")[0]) for n, _ in model.named_modules()
+                        if "language_model" in n and ".layers." in n)
+        layer = "|".join(str(i) for i in range(max(0, count - last_layers), count))
+    return rf"^({prefix})\.layers\.({layer})\..*\.({'|'.join(names or LM_LINEAR)})$"
 
 
 def projector_name(model) -> str:
@@ -64,7 +70,7 @@ def lora_config(model, args: ModelArguments):
         r=args.lora_r,
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
-        target_modules=lm_target_regex(model, args.lora_target_modules),
+        target_modules=lm_target_regex(model, args.lora_target_modules, args.lora_layers),
         modules_to_save=[projector_name(model)] if args.train_projector else None,
         task_type="CAUSAL_LM",
     )

@@ -125,7 +125,8 @@ class KnowledgeAugmenter:
             parts.append("<image_text>\n" + "\n---\n".join(_fence(t) for t in texts) + "\n</image_text>")
         return "\n\n".join(parts)
 
-    def _augment(self, conversation: Conversation) -> Augmentation:
+    def augment_blocking(self, conversation: Conversation) -> Augmentation:
+        """`augment` for callers outside an event loop (the demo model's data builder uses the serving path)."""
         profile = self.profile(conversation.options.domain)
         ocr_text = self.read_images(conversation)
         use_retrieval = conversation.options.retrieval
@@ -143,7 +144,7 @@ class KnowledgeAugmenter:
 
     async def augment(self, conversation: Conversation) -> Augmentation:
         # OCR, embedding and Chroma are blocking: keep them off the event loop
-        return await asyncio.to_thread(self._augment, conversation)
+        return await asyncio.to_thread(self.augment_blocking, conversation)
 
     def frame(self, conversation: Conversation, augmentation: Augmentation) -> AnswerFrame:
         """What the profile's safety rules put around the model's answer, known before generation starts."""

