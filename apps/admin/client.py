@@ -143,6 +143,11 @@ class AdminClient:
     def sft_export(self, *, status: str | None, approved: bool) -> bytes:
         return self._call("POST", "/v1/admin/sft-export", json={"status": status, "approved": approved}).content
 
+    def feedback_csv(self, *, status: str | None = None) -> bytes:
+        """The review queue as CSV (formula-looking cells neutralised, personal data redacted by the backend)."""
+        params = {"status": status} if status else None
+        return self._call("GET", "/v1/feedback/export.csv", params=params).content
+
     # ---- overview, audit, models ---------------------------------------------------------------------------
     def overview(self) -> dict:
         return self._json("GET", "/v1/admin/overview")

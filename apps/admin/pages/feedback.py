@@ -103,3 +103,14 @@ if st.button("Build export"):
 if st.session_state.get("sft_zip"):
     st.download_button("Download feedback-sft.zip", st.session_state["sft_zip"], file_name="feedback-sft.zip",
                        mime="application/zip")
+
+st.subheader("Export feedback as CSV")
+st.caption("Every feedback item with its question and answer, for a spreadsheet. Cells that would run as "
+           "formulas start with an apostrophe; phone numbers, e-mails and IDs are redacted.")
+if st.button("Build CSV"):
+    data = session.call(api.feedback_csv, status=None if export_status == "any" else export_status)
+    if data:
+        st.session_state["feedback_csv"] = data
+if st.session_state.get("feedback_csv"):
+    st.download_button("Download feedback.csv", st.session_state["feedback_csv"], file_name="feedback.csv",
+                       mime="text/csv")

@@ -242,6 +242,12 @@ def test_feedback_page_reviews_resolves_and_exports(admin_backend):
     assert any("The kettle is in stock." in row for row in rows)
     assert at.download_button
 
+    by_label(at.selectbox, "Feedback to use").select("any").run()
+    by_label(at.button, "Build CSV").click().run()
+    assert not at.exception, at.exception
+    exported = at.session_state["feedback_csv"].decode("utf-8-sig")
+    assert "it made up a price" in exported and "Is the kettle in stock?" in exported
+
 
 def test_users_page_creates_resets_and_disables_with_confirmation(admin_backend):
     at = page(admin_backend, "pages/users.py")
