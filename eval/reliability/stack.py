@@ -105,20 +105,14 @@ def start_agent_backend(work: Path, env: dict[str, str], *, timeout: float = 300
 
 
 @dataclass
-class ChromaServer:
+class ChromaServer(BackendProcess):
     """`chroma run` on a fixed port and directory, so a restart serves the same collections at the same URL."""
 
-    url: str
-    port: int
-    path: Path
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    port: int = 0
+    path: Path = Path()
 
     def stop(self, grace: float = 10) -> None:
-        BackendProcess.stop(self, grace)  # same signals, same fallback to kill
+        super().stop(grace)
 
 
 def start_chroma(path: Path, log_dir: Path, *, port: int | None = None, timeout: float = 60) -> ChromaServer:
@@ -128,7 +122,7 @@ def start_chroma(path: Path, log_dir: Path, *, port: int | None = None, timeout:
     process = subprocess.Popen([str(chroma), "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
                                stdout=log_path.open("a"), stderr=subprocess.STDOUT,
                                env={**os.environ, **SUBPROCESS_ENV})
-    server = ChromaServer(f"http://127.0.0.1:{port}", port, path, process, log_path)
+    server = ChromaServer(f"http://127.0.0.1:{port}", process, log_path, port=port, path=path)
     return wait_serving("chroma", f"{server.url}/api/v2/heartbeat", server, timeout)
 
 

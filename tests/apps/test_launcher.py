@@ -16,6 +16,20 @@ import pytest
 from support import ROOT, free_port
 
 
+def read_until_ready(proc: subprocess.Popen, timeout: float) -> str:
+    """The launcher's output up to its "press Ctrl-C" line (or until it stops or time runs out)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "press Ctrl-C" in line:
+            break
+    return "".join(lines)
+
+
 def answers(url: str, timeout: float = 90) -> int:
     """The HTTP status `url` settles on (apps start after the backend is ready, so give them a moment)."""
     deadline = time.monotonic() + timeout
@@ -38,17 +52,8 @@ def test_launcher_starts_backend_prints_urls_and_stops_on_ctrl_c(tmp_path, tiny_
     # No admin password set: the first start must print a one-time password, and how to log in.
     proc = subprocess.Popen([sys.executable, "-m", "apps"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    deadline = time.monotonic() + 400  # the first start seeds the knowledge packs (OCR included)
     try:
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        output = "".join(lines)
+        output = read_until_ready(proc, 400)  # the first start seeds the knowledge packs (OCR included)
         assert f"backend  http://127.0.0.1:{port}" in output, output
         assert "placeholder model" in output
         password = re.search(r"one-time password: (\S+)", output)
@@ -102,16 +107,8 @@ def test_first_start_on_the_demo_model_answers_a_photo_question(tmp_path):
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "apps"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
     try:
-        while time.monotonic() - started < 600:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        output = "".join(lines)
+        output = read_until_ready(proc, 600)
         assert "press Ctrl-C" in output, output
         assert "demo model" in output and "placeholder" not in output, output
         token = httpx.post(f"http://127.0.0.1:{port}/v1/auth/login", timeout=10,
