@@ -42,8 +42,9 @@ class Grounding:
     """The Augmenter the backend uses when `knowledge.enabled`: the knowledge store opens (and seeds) in the
     background so health checks answer at once; until it is ready, chat answers 503 and /readyz says why."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, max_blocks: int | None = None):
         self.settings = settings
+        self.max_blocks = max_blocks
         self.augmenter = None
         self.error: str | None = None
         self.store_error: str | None = None  # the store opened, then stopped answering (a Chroma server died)
@@ -52,7 +53,8 @@ class Grounding:
         from knowledge.augment import KnowledgeAugmenter
 
         try:
-            self.augmenter = await asyncio.to_thread(KnowledgeAugmenter.from_settings, self.settings)
+            self.augmenter = await asyncio.to_thread(KnowledgeAugmenter.from_settings, self.settings,
+                                                    max_blocks=self.max_blocks)
         except Exception as exc:  # noqa: BLE001 - reported by readiness and by every chat request
             log.exception("knowledge store failed to open")
             self.error = f"knowledge store failed to open: {exc}"

@@ -71,6 +71,14 @@ class ModelSettings(_Section):
     default_max_tokens: int = Field(256, ge=1, description="Completion length when a request sets no `max_tokens`.")
     max_tokens_limit: int = Field(2048, ge=1, description="Largest `max_tokens` a request may ask for.")
     threads: int = Field(0, ge=0, description="torch CPU threads; 0 lets torch decide.")
+    context_blocks: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="At most this many knowledge blocks in a prompt, whatever the domain profile or the request "
+        "asks: a small model answers faster and better from fewer. Empty: no cap, except that the embedded demo "
+        "model gets the 3 it was trained with (set 3 too when you serve the demo model through vLLM).",
+    )
 
 
 class OpenAISettings(_Section):

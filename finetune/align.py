@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from trl import SFTTrainer
 
     from backend.models.processors import load_processor
+    from finetune.cpu_loss import score_only_labelled_tokens
     from finetune.datasets import load_rows, to_dataset
     from finetune.sft import plot_loss_in_child
     from finetune.validate import DataError, validate_rows
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(render_sample(processor, rows[0]))
         return 0
+    score_only_labelled_tokens()  # CPU: the loss head projects the answer tokens only
     training_args.completion_only_loss = True
     trainer = SFTTrainer(model=model, args=training_args, train_dataset=to_dataset(rows), processing_class=processor)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

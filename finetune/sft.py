@@ -253,6 +253,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
     from trl import SFTTrainer
 
     from backend.models.processors import load_processor
+    from finetune.cpu_loss import score_only_labelled_tokens
     from finetune.datasets import dataset_hash, to_dataset
     from finetune.validate import DataError
 
@@ -293,6 +294,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args) -
         # An eval split was given: report its loss during training, on the logging cadence.
         training_args.eval_strategy = IntervalStrategy.STEPS
         training_args.eval_steps = training_args.eval_steps or training_args.logging_steps
+    score_only_labelled_tokens()  # CPU: the loss head projects the answer tokens only
     model = load_model(model_args)
     peft_config = lora_config(model, model_args)
     trainer = SFTTrainer(

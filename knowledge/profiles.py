@@ -25,6 +25,10 @@ class SafetyProfile(BaseModel):
     disclaimer_zh: str = ""
     no_knowledge_en: str = "I could not find this in the knowledge base."
     no_knowledge_zh: str = "知识库中没有找到相关信息。"
+    treatment_reply_en: str = Field(
+        "", description="With `medical`: the fixed reply to a request for a dose, a change of medicine or a diagnosis "
+                        "(knowledge.safety.treatment_request); the model is not asked. Empty: the model answers.")
+    treatment_reply_zh: str = ""
 
 
 class QuickAction(BaseModel):

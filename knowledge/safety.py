@@ -27,6 +27,35 @@ EMERGENCY_EN = ("⚠️ These symptoms can be an emergency. Call your local emer
 EMERGENCY_ZH = "⚠️ 这些症状可能是急症。请立即拨打急救电话120，或马上前往最近的医院急诊，不要等待线上回复。"
 
 
+# Requests for a decision about someone's own treatment: a dose, starting / stopping / changing a medicine, which
+# medicine to take, or a diagnosis. The medical profiles' policy forbids answering them, and a small model cannot
+# be trusted to decline every wording, so a medical domain with a `treatment_reply` answers them itself.
+_WHO = r"(?:i|we|he|she|they|my \w+|him|her|them|you)"
+TREATMENT_EN = [
+    rf"\bhow (?:many|much)\b[^.?!]{{0,60}}\b(?:should|can|could|may|do|must) {_WHO} (?:take|give|use|have)\b",
+    r"\b(?:what|which) (?:dose|dosage|amount)\b", r"\bdos(?:e|age) (?:of|for)\b[^.?!]{0,40}\b(?:should|can|do)\b",
+    rf"\b(?:should|can|could|may|must) {_WHO} (?:just |simply |now )?(?:stop|start|quit|skip|double|halve|increase|"
+    r"decrease|reduce|up|lower|change|switch)\b",
+    rf"\b(?:should|can|could|may) {_WHO} take (?:two|2|double|an extra|extra|more)\b",
+    r"\b(?:double|increase|decrease|lower|raise|change) (?:the |my |his |her |their )?dos(?:e|age)\b",
+    r"\b(?:quit|stop|stopping|quitting) [\w-]+ without\b",
+    r"\b(?:what|which) (?:pill|tablet|medicine|medication|drug)s? (?:should|can|could|do|must) (?:i|we|he|she|they)\b",
+    r"\b(?:what|which) (?:pill|tablet|medicine|medication|drug)s? (?:helps|works|is best)\b",
+    r"\b(?:what|which) (?:pill|tablet|medicine|medication|drug)s?\s*[?？]",
+    r"\bdiagnos(?:e|is)\b", r"\bwhat (?:illness|disease|condition) (?:do|does|have|has|is)\b",
+    r"\b(?:tell|say) (?:me )?what (?:disease|illness|condition)\b", r"\bdo (?:i|we) have (?:a |an )?[\w-]+ ?(?:disease|diabetes|cancer|infection)\b",
+]
+TREATMENT_ZH = ["吃几片", "吃几粒", "吃多少", "用多少", "剂量", "用量", "加倍", "两倍", "双倍", "加量", "减量", "停药", "能停", "可以停",
+                "不吃了", "要不要吃", "要不要开始", "该不该吃", "该吃什么药", "吃什么药", "能吃什么药", "用什么药", "确诊", "诊断",
+                "是什么病", "得了什么病", "是不是得了", "我是不是有"]
+_TREATMENT = re.compile("|".join(TREATMENT_EN), re.I)
+
+
+def treatment_request(text: str) -> list[str]:
+    """Phrases in `text` that ask for a dose, a change of medicine, which medicine to take, or a diagnosis."""
+    return [m.group(0) for m in _TREATMENT.finditer(text)] + [w for w in TREATMENT_ZH if w in text]
+
+
 def red_flags(text: str) -> list[str]:
     """Emergency symptoms mentioned in `text`."""
     found = [m.group(0) for m in _EN.finditer(text)]

@@ -19,7 +19,7 @@ from backend.db import Database
 from backend.experiments import Experiments
 from backend.feedback import FeedbackStore
 from backend.privacy import redact_logs
-from backend.engines import Engine, is_placeholder
+from backend.engines import Engine, context_blocks, is_placeholder
 from backend.grounding import Grounding
 from backend.images import ImageLoader
 from backend.metrics import Metrics
@@ -37,7 +37,8 @@ class State:
 
         self.settings = settings
         self.engine = engine
-        self.grounding = Grounding(settings.knowledge) if augmenter is None and settings.knowledge.enabled else None
+        self.grounding = (Grounding(settings.knowledge, context_blocks(settings))
+                          if augmenter is None and settings.knowledge.enabled else None)
         self.augmenter: Augmenter = augmenter or self.grounding or NoAugmenter()
         self.db = db
         auth = settings.auth

@@ -252,7 +252,7 @@ def router(state: State) -> APIRouter:
         query = "\n".join(p for p in (body.query, ocr_text) if p.strip())
         hits = aug.retrieve(profile, query, body.top_k)
         return RetrievalTestOut(
-            query=query, ocr_text=ocr_text, top_k=body.top_k or profile.retrieval.top_k,
+            query=query, ocr_text=ocr_text, top_k=aug.blocks(profile, body.top_k),
             score_threshold=profile.retrieval.score_threshold, tags=list(profile.retrieval.tags or []),
             hits=[HitOut(chunk_id=h.chunk_id, document_id=h.document_id, title=h.title, source=h.source, text=h.text,
                          score=h.score, fused=h.fused) for h in hits])

@@ -28,6 +28,7 @@ __all__ = [
     "SamplingParams",
     "UnknownAdapter",
     "make_engine",
+    "context_blocks",
     "default_model_path",
     "demo_available",
     "DEMO_NOTICE",
@@ -75,6 +76,18 @@ def default_model_path(settings: Settings) -> Path:
     from backend.models.tiny import ensure_tiny_model
 
     return ensure_tiny_model("llava", settings.data_dir / "models")
+
+
+def context_blocks(settings: Settings) -> int | None:
+    """The cap on knowledge blocks per prompt: `model.context_blocks`, else the demo model's when it is served."""
+    m = settings.model
+    if m.context_blocks:
+        return m.context_blocks
+    if m.engine == "transformers" and not m.path and not is_placeholder(settings):
+        from finetune.demo import CONTEXT_BLOCKS
+
+        return CONTEXT_BLOCKS
+    return None
 
 
 def is_placeholder(settings: Settings) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EXAMPLE = """examples:
-  python -m finetune.demo                          # everything under var/demo (about 30 min on 2 CPU cores)
+  python -m finetune.demo                          # everything under var/demo (about 40 min on 2 CPU cores)
   python -m finetune.demo --export true            # ... and refresh backend/models/demo_parts (commit those)
   python -m finetune.demo --align_steps 40 --sft_steps 20 --out /tmp/demo   # a quick smoke run
 """
@@ -30,15 +30,15 @@ class DemoConfig:
     tower_seeds: int = field(default=40, metadata={"help": "Photo seeds for the tower warm-up (80 photos each)."})
     tower_steps: int = field(default=400, metadata={"help": "Tower warm-up steps (batch 64)."})
     tower_learning_rate: float = field(default=2e-3, metadata={"help": "Tower warm-up learning rate."})
-    caption_seeds: int = field(default=12, metadata={"help": "Photo seeds for stage 1 (80 photos each)."})
+    caption_seeds: int = field(default=16, metadata={"help": "Photo seeds for stage 1 (80 photos each)."})
     heldout_seeds: int = field(default=2, metadata={"help": "Held-out photo seeds for the accuracy check."})
-    align_steps: int = field(default=80, metadata={"help": "Stage-1 optimizer steps."})
+    align_steps: int = field(default=300, metadata={"help": "Stage-1 optimizer steps."})
     align_train_tower: bool = field(default=False, metadata={"help": "Also train the tower in stage 1."})
     align_batch_size: int = field(default=8, metadata={"help": "Stage-1 batch size."})
     align_learning_rate: float = field(default=1e-3, metadata={"help": "Stage-1 learning rate."})
     worlds: int = field(default=4, metadata={"help": "Generated shops/clinics for SFT data."})
-    rows_per_world: int = field(default=100, metadata={"help": "SFT questions per world."})
-    sft_steps: int = field(default=60, metadata={"help": "LoRA SFT optimizer steps."})
+    rows_per_world: int = field(default=130, metadata={"help": "SFT questions per world."})
+    sft_steps: int = field(default=120, metadata={"help": "LoRA SFT optimizer steps."})
     sft_batch_size: int = field(default=4, metadata={"help": "LoRA SFT batch size."})
     sft_learning_rate: float = field(default=8e-4, metadata={"help": "LoRA SFT learning rate."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (the adapter is committed: keep it small)."})

@@ -28,6 +28,7 @@ def build(out: Path, *, worlds: int = 4, rows_per_world: int = 150, seed: int = 
 
     from backend.api.schemas import VisionDeskOptions
     from backend.chat import Conversation
+    from finetune.demo import CONTEXT_BLOCKS
     from finetune.demo.tasks import drafts
     from finetune.demo.world import dump_facts, make_world
     from knowledge.augment import KnowledgeAugmenter
@@ -41,7 +42,7 @@ def build(out: Path, *, worlds: int = 4, rows_per_world: int = 150, seed: int = 
         root = world.write(out / "worlds" / f"w{w}")
         dump_facts(world, root / "facts.jsonl")
         settings = KnowledgeSettings(data_dir=root / "store", seeds_dir=root / "seeds")
-        augmenter = KnowledgeAugmenter.from_settings(settings, seed=True)
+        augmenter = KnowledgeAugmenter.from_settings(settings, seed=True, max_blocks=CONTEXT_BLOCKS)
         try:
             for i, draft in enumerate(tqdm(drafts(world, rows_per_world, seed, PHOTO_SEEDS), disable=not progress,
                                            desc=f"world {w + 1}/{worlds}", unit="row", file=sys.stderr)):

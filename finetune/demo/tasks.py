@@ -105,6 +105,8 @@ PHOTO_QUESTIONS = {
     ("both", "en"): ["Describe the product in this photo.", "Briefly, what is in this picture?"],
     ("both", "zh"): ["描述一下照片里的商品。", "简单说说这张图里是什么。"],
 }
+# Requests the medical profile answers with its fixed treatment_reply (knowledge/treatment.py): not trained, kept
+# for the template-overlap check against the eval sets and as the treatment rules' test corpus.
 REFUSE_QUESTIONS = {
     "en": ["How many {drug} tablets can I give my {age}-year-old?", "What dose of {drug} should I take?",
            "I missed a dose of {drug}. Can I take two at once?", "{drug} makes me feel unwell. Can I just stop it?",
@@ -114,14 +116,6 @@ REFUSE_QUESTIONS = {
     "zh": ["我{age}岁的孩子可以吃几片{drug_zh}？", "{drug_zh}我该吃多少？", "漏服了{drug_zh}可以一次吃两倍吗？",
            "吃{drug_zh}后不舒服，能自己停药吗？", "我要不要开始吃{drug_zh}？", "我最近老是头晕乏力，帮我看看是什么病？",
            "我脚踝肿了，你判断一下是什么病？"],
-}
-REFUSALS = {
-    "en": ["I can't recommend a dose or any change to a medicine. Please ask your doctor or pharmacist, who knows "
-           "your situation.",
-           "I cannot give advice on doses or on starting or stopping {drug}. Please talk to your doctor or pharmacist.",
-           "I can't diagnose what is causing this. Please see your doctor, who can examine you and order the right tests."],
-    "zh": ["我不能建议剂量或调整用药。请咨询您的医生或药师。", "我无法就{drug_zh}的用量或停药给出建议，请咨询您的医生或药师。",
-           "我不能诊断病情。请咨询医生，由医生为您检查。"],
 }
 EMERGENCY_ASK = {
     "en": ["I have sudden chest pain and I'm sweating. Which pill should I take?",
@@ -256,17 +250,6 @@ def photo_question(rng: random.Random, seeds: range) -> Draft:
                  [photo.image])
 
 
-def refuse_question(world: World, rng: random.Random) -> Draft:
-    lang = rng.choice(["en", "zh"])
-    medicine = rng.choice(world.medicines)
-    relative = rng.choice(RELATIVES)
-    slots = {"drug": medicine[0], "drug_zh": medicine[1], "age": rng.randint(2, 12), "relative": relative[0],
-             "relative_zh": relative[1]}
-    question = rng.choice(REFUSE_QUESTIONS[lang]).format(**slots)
-    reply = rng.choice(REFUSALS[lang]).format(**slots)
-    return Draft("medical", lang, "safety:refuse", question, lambda _c: reply)
-
-
 def emergency_question(rng: random.Random) -> Draft:
     lang = rng.choice(["en", "zh"])
     relative = rng.choice(RELATIVES)
@@ -298,9 +281,12 @@ def unknown_product_question(world: World, rng: random.Random) -> Draft:
     return Draft("ecommerce", lang, "unknown", question, lambda _c: text)
 
 
-MIX: list[tuple[str, float]] = [  # task family, share of rows
-    ("shop_fact", 0.28), ("clinic_fact", 0.14), ("box", 0.10), ("order", 0.10), ("medbox", 0.05), ("lab", 0.08),
-    ("photo", 0.12), ("refuse", 0.07), ("emergency", 0.03), ("unknown", 0.03),
+# Task family, share of rows. No "refuse" rows: the medical profile answers requests for doses, medicine changes and
+# diagnoses with its fixed treatment_reply (the model is not asked, so such rows would be skipped); the templates
+# stay as the test corpus of that rule.
+MIX: list[tuple[str, float]] = [
+    ("shop_fact", 0.30), ("clinic_fact", 0.14), ("box", 0.10), ("order", 0.10), ("medbox", 0.05), ("lab", 0.08),
+    ("photo", 0.18), ("emergency", 0.02), ("unknown", 0.03),
 ]
 
 
@@ -318,7 +304,7 @@ def drafts(world: World, n: int, seed: int, photo_seeds: range) -> list[Draft]:
         "clinic_fact": lambda: fact_question(rng.choice(by_kind[rng.choice(clinic)]), rng),
         "box": lambda: box_question(world, rng), "order": lambda: order_question(world, rng),
         "medbox": lambda: medbox_question(world, rng), "lab": lambda: lab_question(world, rng),
-        "photo": lambda: photo_question(rng, photo_seeds), "refuse": lambda: refuse_question(world, rng),
+        "photo": lambda: photo_question(rng, photo_seeds),
         "emergency": lambda: emergency_question(rng), "unknown": lambda: unknown_product_question(world, rng),
     }
     families, weights = zip(*MIX, strict=True)

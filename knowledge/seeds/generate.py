@@ -209,6 +209,103 @@ TROUBLE = {  # type code -> (en title, en steps, zh title, zh steps)
            "电饭煲显示故障码E3", "E3表示盖子传感器未闭合。擦拭密封圈，盖紧盖子直到听到咔哒声，然后重新启动程序。如果仍显示E3，请联系客服进行保修维修。"),
 }
 
+# A long document: the cordless vacuum's user manual, many sections that share their vocabulary, so retrieval has
+# to find the one section that answers (the A/B eval's "long_doc" questions).
+MANUAL_EN = """# Northwind cordless vacuum cleaner: user manual
+
+This manual covers every Northwind Vacuum Cleaner (SKUs NW-VC-...). Read the safety section before first use and
+keep this manual with the product.
+
+## What is in the box
+The main unit with its motorised floor brush, a crevice tool, a 2-in-1 dusting brush, a wall dock with screws, a
+19 V charger and one spare HEPA filter. If anything is missing, contact support within 14 days of delivery.
+
+## Before first use
+Charge the battery fully before the first use: the first charge takes 5 hours. Fit the wall dock near a socket at a
+height where the floor brush just touches the floor.
+
+## Charging the battery
+A full charge takes 4.5 hours. The battery light flashes white while charging and stays solid white when the
+battery is full. A flashing amber light means the battery is too cold or too hot: charge it between 5 and 35 °C.
+
+## Power modes and runtime
+Press the mode button to switch modes. Eco runs for up to 45 minutes, Standard for up to 30 minutes and Turbo for
+up to 12 minutes. Runtimes are shorter with the motorised floor brush on thick carpet.
+
+## Emptying the dust bin
+Empty the bin when the dust reaches the MAX line. Hold the unit over a rubbish bin and press the red release lever;
+the lid opens downwards. Close the lid until it clicks before switching on again.
+
+## Filter care
+Rinse the pre-filter in cold water once a month, without detergent, and let it dry for 24 hours before refitting
+it. Replace the HEPA filter every 6 months (spare part NW-F13); never run the vacuum without a filter.
+
+## Brush roll maintenance
+Hair wrapped around the brush roll can be cut free along the cutting groove. To remove the brush roll, turn the end
+cap a quarter turn with a coin and slide the roll out.
+
+## Indicator lights
+Three red blinks mean the brush roll is jammed: switch off and clear it. A solid red light means the filter is
+blocked or the bin is full. Five amber blinks mean the motor has overheated: let the vacuum cool for 30 minutes.
+
+## Storage
+Store the vacuum indoors between 0 and 40 °C. Before storing it for more than a month, charge the battery to about
+half; a completely empty battery can be damaged.
+
+## Replacing the battery
+The battery lasts about 500 full charge cycles. A replacement battery (spare part NW-B25) is fixed with one screw and
+can be fitted at home.
+
+## Safety
+Do not vacuum water, hot ash or sharp objects. Use only the supplied charger. Keep hair, loose clothing and fingers
+away from the brush roll while the vacuum is on.
+
+## Warranty service
+The main unit is covered for 24 months and the battery for 12 months from delivery. For a warranty repair, send the
+order number and a short video of the fault to support; we arrange a free pickup.
+"""
+
+MANUAL_ZH = """# 北风无线吸尘器使用说明书
+
+本说明书适用于所有北风吸尘器（型号NW-VC-…）。首次使用前请阅读安全须知，并妥善保管本说明书。
+
+## 包装清单
+主机及电动地刷、缝隙吸嘴、二合一除尘刷、壁挂充电座及螺丝、19 V充电器和一个备用HEPA滤网。如有缺件，请在签收后14天内联系客服。
+
+## 首次使用前
+首次使用前请将电池充满：首次充电需要5小时。请将壁挂充电座安装在插座附近，高度以地刷刚好接触地面为宜。
+
+## 电池充电
+充满电需要4.5小时。充电时电量灯白色闪烁，充满后白色常亮。电量灯黄色闪烁表示电池过冷或过热：请在5至35 °C之间充电。
+
+## 功率模式与续航
+按模式键切换模式。节能模式最长续航45分钟，标准模式最长30分钟，强力模式最长12分钟。在厚地毯上使用电动地刷时续航会缩短。
+
+## 清空尘盒
+灰尘到达MAX线时请清空尘盒。将主机对准垃圾桶，按下红色释放杆，盒盖向下打开。重新开机前请将盒盖合上直到听到咔哒声。
+
+## 滤网保养
+每月用冷水冲洗一次前置滤网，不要使用洗涤剂，晾干24小时后再装回。HEPA滤网每6个月更换一次（配件编号NW-F13）；切勿在没有滤网的情况下使用。
+
+## 滚刷保养
+缠绕在滚刷上的毛发可沿切割槽剪断。取下滚刷时，用硬币将端盖旋转四分之一圈，然后抽出滚刷。
+
+## 指示灯说明
+红灯闪烁3次表示滚刷被卡住：请关机并清理。红灯常亮表示滤网堵塞或尘盒已满。黄灯闪烁5次表示电机过热：请让吸尘器冷却30分钟。
+
+## 存放
+请在0至40 °C的室内存放。存放超过一个月前，请将电池充到一半左右；电量完全耗尽可能损坏电池。
+
+## 更换电池
+电池约可完整充放电500次。更换电池（配件编号NW-B25）只需拧一颗螺丝，可在家自行更换。
+
+## 安全须知
+请勿吸水、热灰或尖锐物品。仅使用原装充电器。吸尘器运行时，请让头发、宽松衣物和手指远离滚刷。
+
+## 保修服务
+主机自签收起保修24个月，电池保修12个月。如需保修维修，请将订单号和故障短视频发送给客服，我们安排免费上门取件。
+"""
+
 LABELS = [0, 7, 13, 21, 36, 44]  # products that get a rendered shelf label
 ORDERS = [  # order no, status en, status zh, items (product index, qty), date
     ("20241105-3381", "Shipped", "已发货", [(0, 1), (12, 2)], "2024-11-05"),
@@ -330,6 +427,8 @@ def write_ecommerce(root: Path) -> list[dict]:
         writer.writerows(rows)
     for name, text in {**POLICIES_EN, **POLICIES_ZH}.items():
         _write(root / "policies" / name, text)
+    _write(root / "manuals" / "vacuum_cleaner.md", MANUAL_EN)
+    _write(root / "manuals" / "vacuum_cleaner_zh.md", MANUAL_ZH)
     for code, (t_en, s_en, t_zh, s_zh) in TROUBLE.items():
         _write(root / "troubleshooting" / f"{code.lower()}.md", f"# Troubleshooting: {t_en}\n\n{s_en}\n")
         _write(root / "troubleshooting" / f"{code.lower()}_zh.md", f"# 故障排除：{t_zh}\n\n{s_zh}\n")
@@ -472,6 +571,18 @@ def eval_sets(rows: list[dict]) -> dict[str, list[dict]]:
     for code, (t_en, _s, t_zh, _z) in TROUBLE.items():
         ec.append({"query": t_en.lower() + ", how do I fix it?", "language": "en", "source": src + f"troubleshooting/{code.lower()}.md", "phrase": t_en})
         ec.append({"query": t_zh + "怎么办？", "language": "zh", "source": src + f"troubleshooting/{code.lower()}_zh.md", "phrase": t_zh})
+    manual_en = {"Charging the battery": "how long does the cordless vacuum take to charge",
+                 "Power modes and runtime": "how many minutes does the vacuum run on turbo",
+                 "Filter care": "how often do I replace the vacuum's HEPA filter",
+                 "Indicator lights": "the vacuum light blinks red three times",
+                 "Replacing the battery": "how many charge cycles does the vacuum battery last"}
+    manual_zh = {"电池充电": "吸尘器充满电要多久", "功率模式与续航": "吸尘器强力模式能用多久", "滤网保养": "吸尘器HEPA滤网多久换一次",
+                 "指示灯说明": "吸尘器红灯闪三下是什么意思", "更换电池": "吸尘器电池能充多少次"}
+    for text, qs, lang, name in ((MANUAL_EN, manual_en, "en", "vacuum_cleaner.md"),
+                                 (MANUAL_ZH, manual_zh, "zh", "vacuum_cleaner_zh.md")):
+        for head, _first in _sections(text):
+            if head in qs:
+                ec.append({"query": qs[head], "language": lang, "source": src + "manuals/" + name, "phrase": f"## {head}"})
     for order, status, status_zh, _items, _d in ORDERS:
         ec.append({"query": f"what is the status of order {order}", "language": "en", "source": src + f"images/order_{order}.png", "phrase": order})
         ec.append({"query": f"订单{order}现在是什么状态", "language": "zh", "source": src + f"images/order_{order}.png", "phrase": order})

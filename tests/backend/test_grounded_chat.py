@@ -91,6 +91,24 @@ def test_medical_question_without_knowledge_is_not_improvised(grounded):
     assert answer["visiondesk"]["citations"] == []
 
 
+def test_medical_treatment_requests_get_the_profiles_fixed_reply(grounded):
+    from knowledge.profiles import load_profiles
+    from knowledge.settings import KnowledgeSettings
+
+    safety = load_profiles(KnowledgeSettings().profiles_dir)["medical"].safety
+    for question, reply, disclaimer in [
+            ("Would it be okay to double my metformin while I'm on holiday?", safety.treatment_reply_en,
+             safety.disclaimer_en),
+            ("我最近老是心慌，是不是心脏病？", safety.treatment_reply_zh, safety.disclaimer_zh)]:
+        answer = chat(grounded, question, domain="medical").json()
+        assert answer["choices"][0]["message"]["content"] == f"{reply}\n\n{disclaimer}"
+        assert answer["usage"]["completion_tokens"] == 0, "the model must not be asked"
+        assert answer["visiondesk"]["citations"] == []
+    # a question about a medicine, not a decision about taking it, is answered from the knowledge base
+    answer = chat(grounded, "What is metformin used for?", domain="medical").json()
+    assert answer["usage"]["completion_tokens"] > 0 and answer["visiondesk"]["citations"]
+
+
 def test_unknown_domain_is_a_clear_400(grounded):
     resp = chat(grounded, "hello", domain="astrology")
     assert resp.status_code == 400

@@ -50,8 +50,10 @@ def test_drafts_follow_the_mix_and_are_deterministic():
     families = {d.task.split(":")[0] for d in first}
     assert {"fact", "box", "order", "lab", "photo", "safety"} <= families
     assert {d.lang for d in first} == {"en", "zh"}
-    refusals = [d for d in first if d.task == "safety:refuse"]
-    assert refusals and all(d.domain == "medical" for d in refusals)
+    # dose / medicine-change / diagnosis requests get the medical profile's fixed reply: nothing to train
+    assert not [d for d in first if d.task == "safety:refuse"]
+    emergencies = [d for d in first if d.task.startswith("safety:")]
+    assert emergencies and all(d.domain == "medical" for d in emergencies)
 
 
 def test_lab_reports_flag_exactly_the_out_of_range_value():

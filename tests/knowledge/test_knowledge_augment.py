@@ -90,3 +90,16 @@ def test_retrieval_off_and_unknown_domain(seeded):
 
     with pytest.raises(UnknownDomain, match="known: ecommerce, medical"):
         asyncio.run(a.augment(_conv("hi", domain="legal")))
+
+
+def test_the_models_block_cap_beats_profile_and_request(seeded):
+    question = "How much does the Breeze Kettle cost and what is its warranty?"
+    uncapped = asyncio.run(KnowledgeAugmenter(seeded).augment(_conv(question)))
+    capped_aug = KnowledgeAugmenter(seeded, max_blocks=2)
+    capped = asyncio.run(capped_aug.augment(_conv(question)))
+    assert len(uncapped.citations) > 2 and len(capped.citations) == 2
+    assert [c.chunk_id for c in capped.citations] == [c.chunk_id for c in uncapped.citations[:2]]
+    system = _system(capped)
+    assert "\n[1] " in system and "\n[2] " in system and "\n[3] " not in system
+    profile = capped_aug.profile("ecommerce")
+    assert capped_aug.blocks(profile) == 2 and capped_aug.blocks(profile, 4) == 2 and capped_aug.blocks(profile, 1) == 1
