@@ -25,5 +25,6 @@ def score_only_labelled_tokens() -> bool:
         return device.type == "cpu" or original(device)
 
     use_compact._visiondesk_compact = True
+    use_compact.stock = original
     utils._use_triton = use_compact
     return True
