@@ -16,7 +16,7 @@ from knowledge.safety import emergency_notice, postprocess_answer
 from knowledge.text import is_chinese
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import KnowledgeStore
-from knowledge.treatment import TreatmentClassifier, Verdict
+from knowledge.treatment import TreatmentClassifier
 
 FENCE_OPEN, FENCE_CLOSE = "<knowledge>", "</knowledge>"
 DATA_NOT_INSTRUCTIONS = (
@@ -64,7 +64,7 @@ class KnowledgeAugmenter:
         self.max_blocks = max_blocks  # the served model's cap (model.context_blocks), over profile and request
         self.treatment = TreatmentClassifier(store.embedder)
         # augment and frame both ask about the same question: judge it once
-        self.judge_treatment = functools.lru_cache(maxsize=512)(self._judge_treatment)
+        self.judge_treatment = functools.lru_cache(maxsize=512)(self.treatment.judge)
 
     @classmethod
     def from_settings(cls, settings: KnowledgeSettings, *, seed: bool | None = None,
@@ -138,9 +138,6 @@ class KnowledgeAugmenter:
         if texts:
             parts.append("<image_text>\n" + "\n---\n".join(_fence(t) for t in texts) + "\n</image_text>")
         return "\n\n".join(parts)
-
-    def _judge_treatment(self, question: str) -> Verdict:
-        return self.treatment.judge(question)
 
     def treatment_reply(self, profile: DomainProfile, question: str) -> str | None:
         """The profile's fixed reply when the question asks for a dose, a medicine change or a diagnosis."""
