@@ -71,6 +71,14 @@ class ModelSettings(_Section):
     default_max_tokens: int = Field(256, ge=1, description="Completion length when a request sets no `max_tokens`.")
     max_tokens_limit: int = Field(2048, ge=1, description="Largest `max_tokens` a request may ask for.")
     threads: int = Field(0, ge=0, description="torch CPU threads; 0 lets torch decide.")
+    prefix_cache_entries: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description="Prompt openings (the text before the first image) whose attention keys and values the "
+        "transformers engine keeps, so a later lone request that starts the same way (a domain's profile text) "
+        "skips prefilling them. LLaVA-family models only; 0 turns it off.",
+    )
     context_blocks: int | None = Field(
         None,
         ge=1,

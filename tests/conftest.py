@@ -31,6 +31,14 @@ def tiny_llava(models_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def lora_adapter(tiny_llava, tmp_path_factory) -> Path:
+    """A random LoRA adapter ("shop") for the tiny LLaVA."""
+    from backend.models.tiny import build_tiny_lora
+
+    return build_tiny_lora(tiny_llava, tmp_path_factory.mktemp("adapter") / "shop")
+
+
+@pytest.fixture(scope="session")
 def backend(tmp_path_factory, tiny_llava) -> Iterator[RunningBackend]:
     """A real backend on the tiny LLaVA, shared by the API tests."""
     tmp = tmp_path_factory.mktemp("backend")

@@ -143,4 +143,5 @@ def make_engine(settings: Settings) -> Engine:
         batch_wait_ms=m.batch_wait_ms,
         max_queue=m.max_queue,
         feature_cache_size=settings.images.cache_size,
+        prefix_cache_entries=m.prefix_cache_entries,
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from transformers import (
     AutoModelForImageTextToText,
+    DynamicCache,
     GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
@@ -38,6 +39,7 @@ from backend.engines.base import (
     UnknownAdapter,
 )
 from backend.engines.feature_cache import CachingImageProcessor
+from backend.engines.prefix_cache import FAMILIES, PrefixCache, cacheable_length
 from backend.models.processors import load_processor
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class TransformersEngine(Engine):
         batch_wait_ms: float = 5.0,
         max_queue: int = 64,
         feature_cache_size: int = 256,
+        prefix_cache_entries: int = 4,
     ):
         self.model_path = str(model_path)
         self.model_id = name or Path(self.model_path).name or self.model_path
@@ -88,6 +91,8 @@ class TransformersEngine(Engine):
         self._batch_wait = batch_wait_ms / 1000
         self.max_queue = max_queue
         self._feature_cache_size = feature_cache_size
+        self._prefix_cache_entries = prefix_cache_entries
+        self.prefix_cache: PrefixCache | None = None  # set at load for families it is safe for
         self._pending: deque[_Row] = deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -127,6 +132,8 @@ class TransformersEngine(Engine):
             for adapter_name, adapter_path in items:
                 model.load_adapter(adapter_path, adapter_name=adapter_name)
         model.to(self._device).eval()
+        if self._prefix_cache_entries and model.config.model_type in FAMILIES:
+            self.prefix_cache = PrefixCache(self._prefix_cache_entries)
         self.model, self.processor = model, processor
         self._loaded.set()
         log.info("loaded %s in %.1fs", self.model_path, time.perf_counter() - t0)
@@ -141,6 +148,8 @@ class TransformersEngine(Engine):
             else:
                 self.model = PeftModel.from_pretrained(self.model, path, adapter_name=name).eval()
             self._adapter_paths[name] = path
+            if self.prefix_cache is not None:
+                self.prefix_cache.clear()  # a replaced adapter makes its cached keys and values stale
 
     async def close(self) -> None:
         with self._cond:
@@ -265,6 +274,9 @@ class TransformersEngine(Engine):
         extra = {}
         if self._adapter_paths:
             extra["adapter_names"] = [row.request.adapter or _BASE for row in batch]
+        reuse = self._prefix_inputs(batch, inputs["input_ids"])
+        if reuse:
+            extra["past_key_values"] = reuse[2]
         with torch.inference_mode():
             model.generate(
                 **inputs,
@@ -274,9 +286,23 @@ class TransformersEngine(Engine):
                 stopping_criteria=StoppingCriteriaList([_PerRowStop(batch, prompt_len)]),
                 streamer=_RowStreamer(batch, tokenizer, set(eos_ids)),
             )
+        if reuse:
+            self.prefix_cache.store(*reuse)
         for row in batch:  # rows still open when generate returns ran out of tokens
             if row.finish is None:
                 _finish(row, tokenizer, "length")
+
+    def _prefix_inputs(self, batch: list[_Row], input_ids: torch.Tensor):
+        """(adapter, ids, cache, cacheable length) for a lone request: the cache starts from the longest opening
+        an earlier prompt shared, and is kept afterwards for later ones. Batches of several (left-padded) rows
+        are prefilled whole."""
+        if self.prefix_cache is None or len(batch) != 1:
+            return None
+        key = batch[0].request.adapter or _BASE
+        ids = input_ids[0]
+        limit = cacheable_length(ids, getattr(self.model.config, "image_token_id", None))
+        cache = self.prefix_cache.lookup(key, ids, limit) or DynamicCache(config=self.model.config.get_text_config())
+        return key, ids, cache, limit
 
 
 def _fresh_seed() -> int:

@@ -44,8 +44,31 @@ def row_seed(seed: int, row: EvalRow) -> int:
     return (seed * 1_000_003 + int(hashlib.sha256(row.id.encode()).hexdigest()[:8], 16)) % 2**31
 
 
-def answer_key(spec: VariantSpec, row: EvalRow, seed: int) -> str:
-    return f"{spec.name}|{spec.fingerprint()}|{row.id}|{row.content_hash()}|{seed}"
+def answer_key(spec: VariantSpec, row: EvalRow, seed: int, served: str = "") -> str:
+    return f"{spec.name}|{spec.fingerprint()}|{served}|{row.id}|{row.content_hash()}|{seed}"
+
+
+def served_fingerprint(config: ABConfig, spec: VariantSpec) -> str:
+    """What serves a variant: the backend settings, and the size and time of every file under the local model and
+    adapter paths they name, so a model retrained in place is asked again instead of answered from the cache.
+    (A `backend_url` server is known by its URL only.)"""
+    h = hashlib.sha256(json.dumps([config.backend_settings, spec.settings, config.backend_url], sort_keys=True,
+                                  default=str).encode())
+    if config.backend_config and Path(config.backend_config).is_file():
+        h.update(Path(config.backend_config).read_bytes())
+    for section in (config.backend_settings.get("model") or {}, (spec.settings or {}).get("model") or {}):
+        named = [section.get("path")] + list((section.get("adapters") or {}).values())
+        for value in (v for v in named if isinstance(v, str) and v):
+            for f in _files(Path(value)):  # a hub id names no local file and adds nothing
+                stat = f.stat()
+                h.update(f"{f}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
 
 
 def read_cache(path: Path) -> tuple[dict[str, dict], int]:
@@ -120,9 +143,10 @@ async def run(config: ABConfig) -> RunResult:
 
     todo: list[tuple[VariantSpec, EvalRow, str, int]] = []
     for spec in config.variants:
+        served = served_fingerprint(config, spec)
         for row in rows:
             seed = row_seed(config.seed, row)
-            key = answer_key(spec, row, seed)
+            key = answer_key(spec, row, seed, served)
             result.keys[(spec.name, row.id)] = key
             rec = cached_answers.get(key)
             if rec is not None and not (rec["status"] == "error" and config.retry_errors):

@@ -122,13 +122,6 @@ async def test_unknown_adapter_is_refused(engine):
         await collect(engine, GenerationRequest(messages=[{"role": "user", "content": "hi"}], adapter="nope"))
 
 
-@pytest.fixture(scope="module")
-def lora_adapter(tiny_llava, tmp_path_factory):
-    from backend.models.tiny import build_tiny_lora
-
-    return build_tiny_lora(tiny_llava, tmp_path_factory.mktemp("adapter") / "shop")
-
-
 async def test_adapters_switch_per_request_inside_one_batch(tiny_llava, lora_adapter, red):
     from peft import PeftModel
     from transformers import AutoModelForImageTextToText

@@ -234,3 +234,26 @@ def test_against_a_running_backend(backend, tmp_path, monkeypatch, capsys):
     assert len(samples) == 6 and all(s["status"] == "ok" and s["request_id"] for s in samples)
     assert all(s["completion_tokens"] <= 3 for s in samples if s["variant"] == "short")
     assert summary(tmp_path / "out")["run"]["mode"] == f"backend_url {backend.url}"
+
+
+def test_a_model_retrained_in_place_is_not_answered_from_the_cache(tiny_llava, tmp_path):
+    import os
+
+    from eval.ab.config import ABConfig
+    from eval.ab.runner import served_fingerprint
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_llava, model)
+    config = ABConfig(eval_set=[DATA / "ecommerce.jsonl"], output_dir=tmp_path / "out",
+                      backend_settings={"model": {"path": str(model)}},
+                      variants=[{"name": "A"}, {"name": "B", "retrieval": False}])
+    a, b = config.variants
+    first = served_fingerprint(config, a)
+    assert served_fingerprint(config, a) == first
+    assert served_fingerprint(config, b) == first  # same server; the variants differ in their own fingerprint
+    weights = next(model.glob("*.safetensors"))
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # retrained: new weights file
+    assert served_fingerprint(config, a) != first
+    moved = config.model_copy(update={"backend_settings": {"model": {"path": str(tiny_llava)}}})
+    assert served_fingerprint(moved, a) != served_fingerprint(config, a)
