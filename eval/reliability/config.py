@@ -39,7 +39,7 @@ class FaultConfig:
     stream_max_tokens: int = 1500  # long enough that the model server dies mid-answer
     ingest_files: int = 40
     ingest_kills: int = 3
-    sft_steps: int = 12
+    sft_steps: int = 40
     sft_kill_after_step: int = 4
     feedback_writers: int = 10
     feedback_chat_streams: int = 20

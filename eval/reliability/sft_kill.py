@@ -33,8 +33,10 @@ def run(config: FaultConfig, progress: Progress) -> dict:
     started = time.monotonic()
     marker = out / f"checkpoint-{config.sft_kill_after_step}" / "trainer_state.json"
     while proc.poll() is None and not marker.exists() and time.monotonic() - started < 600:
-        time.sleep(0.1)
-    time.sleep(random.Random(0).uniform(0, 0.3))  # somewhere inside the next step or checkpoint write
+        time.sleep(0.01)
+    # Somewhere inside the next step or checkpoint write. A tiny-model step can take a few milliseconds on a fast
+    # machine, so the delay stays short and `sft_steps` leaves many steps after the marker.
+    time.sleep(random.Random(0).uniform(0, 0.05))
     killed = proc.poll() is None
     if killed:
         kill9(proc)

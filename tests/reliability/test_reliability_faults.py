@@ -46,8 +46,8 @@ def test_kill_9_during_ingestion_then_rerun(tmp_path, models_dir):
 
 
 def test_kill_9_during_sft_then_resume(tmp_path, models_dir):
-    result = drill("sft", tmp_path, models_dir, sft_steps=12)
-    assert result["logged_steps"] == list(range(1, 13)) and max(result["checkpoints_at_kill"]) < 12
+    result = drill("sft", tmp_path, models_dir, sft_steps=40)
+    assert result["logged_steps"] == list(range(1, 41)) and max(result["checkpoints_at_kill"]) < 40
 
 
 def test_concurrent_feedback_writes_under_chat_load(tmp_path, models_dir):
