@@ -126,11 +126,26 @@ def make_parser():
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from transformers import AutoModelForImageTextToText, set_seed
-    from trl import SFTTrainer
+def load_model(align_args, seed: int):
+    """(model, processor): the given LLaVA checkpoint, or one assembled from a vision encoder and an LLM."""
+    from transformers import AutoModelForImageTextToText
 
     from backend.models.processors import load_processor
+
+    if align_args.model_name_or_path:
+        model = AutoModelForImageTextToText.from_pretrained(align_args.model_name_or_path)
+        return model, load_processor(align_args.model_name_or_path)
+    if align_args.vision_model and align_args.language_model:
+        return assemble(align_args.vision_model, align_args.language_model,
+                        vision_feature_layer=align_args.vision_feature_layer, seed=seed)
+    raise SystemExit("error: give --model_name_or_path, or --vision_model and --language_model to assemble")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+    from transformers import set_seed
+    from trl import SFTTrainer
+
     from finetune.cpu_loss import score_only_labelled_tokens
     from finetune.datasets import load_rows, to_dataset
     from finetune.sft import plot_loss_in_child
@@ -139,14 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     align_args, data_args, training_args = make_parser().parse_args_and_config(argv)
     set_seed(training_args.seed)
     out = Path(training_args.output_dir)
-    if align_args.model_name_or_path:
-        model = AutoModelForImageTextToText.from_pretrained(align_args.model_name_or_path)
-        processor = load_processor(align_args.model_name_or_path)
-    elif align_args.vision_model and align_args.language_model:
-        model, processor = assemble(align_args.vision_model, align_args.language_model,
-                                    vision_feature_layer=align_args.vision_feature_layer, seed=training_args.seed)
-    else:
-        raise SystemExit("error: give --model_name_or_path, or --vision_model and --language_model to assemble")
+    model, processor = load_model(align_args, training_args.seed)
     if align_args.assemble_only:
         print(save_checkpoint(model, processor, out))
         return 0
@@ -169,10 +177,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     score_only_labelled_tokens()  # CPU: the loss head projects the answer tokens only
     training_args.completion_only_loss = True
+    if align_args.llm_dtype not in ("float32", "bfloat16", "float16"):
+        raise SystemExit(f"error: --llm_dtype {align_args.llm_dtype!r}: use float32, bfloat16 or float16")
+    llm_dtype = getattr(torch, align_args.llm_dtype)
+    if llm_dtype != torch.float32:
+        if not hasattr(model.model, "language_model"):
+            raise SystemExit(f"error: --llm_dtype needs a LLaVA-style model; {type(model).__name__} has no "
+                             "language_model")
+        model.model.language_model.to(llm_dtype)
+        model.lm_head.to(llm_dtype)
     trainer = SFTTrainer(model=model, args=training_args, train_dataset=to_dataset(rows), processing_class=processor)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     if trainer.is_world_process_zero():
-        save_checkpoint(trainer.model, processor, out)
+        trained = trainer.model
+        if llm_dtype != torch.float32:
+            # The frozen LLM was only rounded for speed: save its original weights with the trained parts.
+            trained, _ = load_model(align_args, training_args.seed)
+            trained.load_state_dict({n: p.detach().float() for n, p in trainer.model.named_parameters()
+                                     if p.requires_grad}, strict=False)
+        save_checkpoint(trained, processor, out)
         history = trainer.state.log_history
         (out / "metrics.json").write_text(json.dumps({"log_history": history}, indent=2))
         plot_loss_in_child(out / "metrics.json", out / "loss.png")

@@ -70,3 +70,7 @@ class AlignArguments:
                                       "or must learn a new kind of image); the LLM stays frozen either way."))
     caption_prompt: str = field(
         default="Describe the image briefly.", metadata=_help("User text for {image, caption} rows."))
+    llm_dtype: str = field(
+        default="float32", metadata=_help("The frozen LLM's dtype while training: bfloat16 makes CPU steps faster "
+                                          "where the CPU has AVX512-BF16 or AMX. The projector trains in float32 and "
+                                          "the checkpoint keeps the LLM's original weights."))

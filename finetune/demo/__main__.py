@@ -36,6 +36,7 @@ class DemoConfig:
     align_train_tower: bool = field(default=False, metadata={"help": "Also train the tower in stage 1."})
     align_batch_size: int = field(default=8, metadata={"help": "Stage-1 batch size."})
     align_learning_rate: float = field(default=1e-3, metadata={"help": "Stage-1 learning rate."})
+    align_llm_dtype: str = field(default="float32", metadata={"help": "The frozen LLM's dtype in stage 1."})
     worlds: int = field(default=4, metadata={"help": "Generated shops/clinics for SFT data."})
     rows_per_world: int = field(default=130, metadata={"help": "SFT questions per world."})
     sft_steps: int = field(default=120, metadata={"help": "LoRA SFT optimizer steps."})
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                  "--train_file", str(captions / "train" / "captions.jsonl"),
                  "--output_dir", str(stage1), "--max_steps", str(cfg.align_steps),
                  "--per_device_train_batch_size", str(cfg.align_batch_size),
-                 "--learning_rate", str(cfg.align_learning_rate), "--lr_scheduler_type", "cosine",
+                 "--learning_rate", str(cfg.align_learning_rate), "--llm_dtype", cfg.align_llm_dtype,
+                 "--lr_scheduler_type", "cosine",
                  "--warmup_steps", "10", "--logging_steps", "10", "--seed", str(cfg.seed)])
 
     def vision():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from ft_helpers import build_parts, greedy_ids
 from PIL import Image
@@ -79,3 +80,34 @@ def test_stage1_can_train_the_vision_tower_too_but_never_the_llm(aligned_model, 
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert any("vision_tower" in k for k in changed) and any("multi_modal_projector" in k for k in changed)
     assert not [k for k in changed if "language_model" in k or "lm_head" in k]
+
+
+def test_stage1_with_a_bfloat16_llm_trains_the_projector_and_saves_the_llm_unrounded(aligned_model, tmp_path):
+    from finetune.align import assemble, main
+    from ft_helpers import write_captions
+
+    parts = aligned_model.parent
+    out = tmp_path / "bf16"
+    assert main(["--vision_model", str(parts / "clip"), "--language_model", str(parts / "lm"),
+                 "--train_file", str(write_captions(tmp_path / "captions")), "--output_dir", str(out),
+                 "--llm_dtype", "bfloat16", "--max_steps", "6", "--per_device_train_batch_size", "4",
+                 "--learning_rate", "1e-2", "--dataloader_num_workers", "0"]) == 0
+    losses = [h["loss"] for h in json.loads((out / "metrics.json").read_text())["log_history"] if "loss" in h]
+    assert losses[-1] < losses[0]
+    before = assemble(parts / "clip", parts / "lm")[0].state_dict()
+    after = AutoModelForImageTextToText.from_pretrained(out).state_dict()
+    assert all(v.dtype == torch.float32 for v in after.values())
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    # The LLM trained in bfloat16 but is saved with its original float32 weights: only the projector moved.
+    assert changed and all("multi_modal_projector" in k for k in changed), sorted(changed)[:5]
+
+
+def test_stage1_refuses_an_unknown_llm_dtype(aligned_model, tmp_path):
+    from finetune.align import main
+    from ft_helpers import write_captions
+
+    parts = aligned_model.parent
+    with pytest.raises(SystemExit, match="--llm_dtype 'int8': use float32, bfloat16 or float16"):
+        main(["--vision_model", str(parts / "clip"), "--language_model", str(parts / "lm"),
+              "--train_file", str(write_captions(tmp_path / "captions")), "--output_dir", str(tmp_path / "x"),
+              "--llm_dtype", "int8", "--max_steps", "1"])
