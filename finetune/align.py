@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     from finetune.validate import DataError, validate_rows
 
     align_args, data_args, training_args = make_parser().parse_args_and_config(argv)
+    if align_args.llm_dtype not in ("float32", "bfloat16", "float16"):
+        raise SystemExit(f"error: --llm_dtype {align_args.llm_dtype!r}: use float32, bfloat16 or float16")
+    llm_dtype = getattr(torch, align_args.llm_dtype)
     set_seed(training_args.seed)
     out = Path(training_args.output_dir)
     model, processor = load_model(align_args, training_args.seed)
@@ -177,9 +180,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     score_only_labelled_tokens()  # CPU: the loss head projects the answer tokens only
     training_args.completion_only_loss = True
-    if align_args.llm_dtype not in ("float32", "bfloat16", "float16"):
-        raise SystemExit(f"error: --llm_dtype {align_args.llm_dtype!r}: use float32, bfloat16 or float16")
-    llm_dtype = getattr(torch, align_args.llm_dtype)
     if llm_dtype != torch.float32:
         if not hasattr(model.model, "language_model"):
             raise SystemExit(f"error: --llm_dtype needs a LLaVA-style model; {type(model).__name__} has no "

@@ -64,16 +64,23 @@ def test_stage1_trains_the_projector_only(aligned_model):
     assert changed and all("multi_modal_projector" in k for k in changed), sorted(changed)[:5]
 
 
-def test_stage1_can_train_the_vision_tower_too_but_never_the_llm(aligned_model, tmp_path):
-    from finetune.align import assemble, main
+def run_stage1(parts, tmp_path, out, *flags: str) -> int:
+    """`finetune.align` on the fixture's CLIP + LM and fresh captions, with extra flags."""
+    from finetune.align import main
     from ft_helpers import write_captions
+
+    return main(["--vision_model", str(parts / "clip"), "--language_model", str(parts / "lm"),
+                 "--train_file", str(write_captions(tmp_path / "captions")), "--output_dir", str(out),
+                 "--per_device_train_batch_size", "4", "--learning_rate", "1e-2", "--dataloader_num_workers", "0",
+                 *flags])
+
+
+def test_stage1_can_train_the_vision_tower_too_but_never_the_llm(aligned_model, tmp_path):
+    from finetune.align import assemble
 
     parts = aligned_model.parent
     out = tmp_path / "tower"
-    assert main(["--vision_model", str(parts / "clip"), "--language_model", str(parts / "lm"),
-                 "--train_file", str(write_captions(tmp_path / "captions")), "--output_dir", str(out),
-                 "--train_vision_tower", "true", "--max_steps", "3", "--per_device_train_batch_size", "4",
-                 "--learning_rate", "1e-2", "--dataloader_num_workers", "0"]) == 0
+    assert run_stage1(parts, tmp_path, out, "--train_vision_tower", "true", "--max_steps", "3") == 0
     fresh, _ = assemble(parts / "clip", parts / "lm")
     before = fresh.state_dict()
     after = AutoModelForImageTextToText.from_pretrained(out).state_dict()
@@ -83,15 +90,11 @@ def test_stage1_can_train_the_vision_tower_too_but_never_the_llm(aligned_model, 
 
 
 def test_stage1_with_a_bfloat16_llm_trains_the_projector_and_saves_the_llm_unrounded(aligned_model, tmp_path):
-    from finetune.align import assemble, main
-    from ft_helpers import write_captions
+    from finetune.align import assemble
 
     parts = aligned_model.parent
     out = tmp_path / "bf16"
-    assert main(["--vision_model", str(parts / "clip"), "--language_model", str(parts / "lm"),
-                 "--train_file", str(write_captions(tmp_path / "captions")), "--output_dir", str(out),
-                 "--llm_dtype", "bfloat16", "--max_steps", "6", "--per_device_train_batch_size", "4",
-                 "--learning_rate", "1e-2", "--dataloader_num_workers", "0"]) == 0
+    assert run_stage1(parts, tmp_path, out, "--llm_dtype", "bfloat16", "--max_steps", "6") == 0
     losses = [h["loss"] for h in json.loads((out / "metrics.json").read_text())["log_history"] if "loss" in h]
     assert losses[-1] < losses[0]
     before = assemble(parts / "clip", parts / "lm")[0].state_dict()
@@ -103,11 +106,5 @@ def test_stage1_with_a_bfloat16_llm_trains_the_projector_and_saves_the_llm_unrou
 
 
 def test_stage1_refuses_an_unknown_llm_dtype(aligned_model, tmp_path):
-    from finetune.align import main
-    from ft_helpers import write_captions
-
-    parts = aligned_model.parent
     with pytest.raises(SystemExit, match="--llm_dtype 'int8': use float32, bfloat16 or float16"):
-        main(["--vision_model", str(parts / "clip"), "--language_model", str(parts / "lm"),
-              "--train_file", str(write_captions(tmp_path / "captions")), "--output_dir", str(tmp_path / "x"),
-              "--llm_dtype", "int8", "--max_steps", "1"])
+        run_stage1(aligned_model.parent, tmp_path, tmp_path / "x", "--llm_dtype", "int8", "--max_steps", "1")
