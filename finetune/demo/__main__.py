@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EXAMPLE = """examples:
-  python -m finetune.demo                          # everything under var/demo (about 40 min on 2 CPU cores)
+  python -m finetune.demo                          # everything under var/demo (25-45 min on 2 CPU cores)
   python -m finetune.demo --export true            # ... and refresh backend/models/demo_parts (commit those)
   python -m finetune.demo --align_steps 40 --sft_steps 20 --out /tmp/demo   # a quick smoke run
 """
@@ -36,7 +36,13 @@ class DemoConfig:
     align_train_tower: bool = field(default=False, metadata={"help": "Also train the tower in stage 1."})
     align_batch_size: int = field(default=8, metadata={"help": "Stage-1 batch size."})
     align_learning_rate: float = field(default=1e-3, metadata={"help": "Stage-1 learning rate."})
-    align_llm_dtype: str = field(default="float32", metadata={"help": "The frozen LLM's dtype in stage 1."})
+    align_llm_dtype: str = field(default="float32", metadata={
+        "help": "The frozen LLM's dtype in stage 1 (the saved LLM stays float32); auto: as --sft_dtype."})
+    anchor_projector: bool = field(default=False, metadata={
+        "help": "Start the projector from the tower's colour/type heads and SmolLM2's word embeddings."})
+    caption_questions: bool = field(default=False, metadata={
+        "help": "Stage-1 rows: every colour and type in both languages, three quarters of them photo questions "
+                "(off: the committed parts' caption-prompt rows)."})
     worlds: int = field(default=4, metadata={"help": "Generated shops/clinics for SFT data."})
     rows_per_world: int = field(default=130, metadata={"help": "SFT questions per world."})
     sft_steps: int = field(default=120, metadata={"help": "LoRA SFT optimizer steps."})
@@ -44,7 +50,9 @@ class DemoConfig:
     sft_learning_rate: float = field(default=8e-4, metadata={"help": "LoRA SFT learning rate."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (the adapter is committed: keep it small)."})
     lora_layers: int = field(default=16, metadata={"help": "Adapt the last N of SmolLM2's 30 layers (cheaper steps)."})
-    bf16: bool = field(default=True, metadata={"help": "SFT in bfloat16 weights (2x faster on CPUs with AVX512-BF16)."})
+    sft_dtype: str = field(default="auto", metadata={
+        "help": "SFT weights' dtype. auto: bfloat16 on CPUs that compute it natively (AVX512-BF16/AMX: ~2x faster "
+                "steps), float32 elsewhere (emulated bfloat16 is ~50x slower)."})
     export: bool = field(default=False, metadata={"help": "Copy the trained parts to backend/models/demo_parts."})
     force: bool = field(default=False, metadata={"help": "Redo steps whose output already exists."})
     seed: int = field(default=0, metadata={"help": "Seed for data and training."})
@@ -90,10 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = TrlParser((DemoConfig,), prog="python -m finetune.demo", description=__doc__.splitlines()[0],
                        epilog=EXAMPLE)
     (cfg,) = parser.parse_args_and_config(argv)
+    from backend.engines import resolve_dtype
+
+    align_dtype, sft_dtype = resolve_dtype(cfg.align_llm_dtype, "cpu"), resolve_dtype(cfg.sft_dtype, "cpu")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     steps = Steps(out, 8 if cfg.export else 7, cfg.force)
-    llm, tower, captions, stage1 = out / "smollm2-135m-instruct", out / "tower", out / "captions", out / "stage1"
+    llm, tower, captions = out / "smollm2-135m-instruct", out / "tower", out / "captions"
+    stage0, stage1 = out / "stage0", out / "stage1"  # assembled (projector untrained), then aligned
     sft_data, adapter = out / "sft-data", out / "adapter"
 
     def base():
@@ -108,18 +120,27 @@ def main(argv: list[str] | None = None) -> int:
         warmup = pretrain_tower(tower, range(cfg.tower_seeds), range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds),
                                 steps=cfg.tower_steps, learning_rate=cfg.tower_learning_rate, seed=cfg.seed)
         write_captions(captions / "heldout", range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds))
-        path = write_captions(captions / "train", range(cfg.caption_seeds))  # last: marks the step done
+        path = write_captions(captions / "train", range(cfg.caption_seeds),  # last: marks the step done
+                              questions=cfg.caption_questions)
         return {"tower": warmup, "caption_rows": sum(1 for _ in path.open())}
 
     def align():
-        _module(["finetune.align", "--vision_model", str(tower), "--language_model", str(llm),
+        from finetune.demo.vision import anchor_projector
+
+        if cfg.force or not (stage0 / "anchor.json").exists():
+            _module(["finetune.align", "--vision_model", str(tower), "--language_model", str(llm),
+                     "--assemble_only", "true", "--output_dir", str(stage0), "--seed", str(cfg.seed)])
+            anchor = anchor_projector(stage0, tower) if cfg.anchor_projector else None
+            (stage0 / "anchor.json").write_text(json.dumps(anchor))
+        _module(["finetune.align", "--model_name_or_path", str(stage0),
                  "--train_vision_tower", str(cfg.align_train_tower).lower(),
                  "--train_file", str(captions / "train" / "captions.jsonl"),
                  "--output_dir", str(stage1), "--max_steps", str(cfg.align_steps),
                  "--per_device_train_batch_size", str(cfg.align_batch_size),
-                 "--learning_rate", str(cfg.align_learning_rate), "--llm_dtype", cfg.align_llm_dtype,
+                 "--learning_rate", str(cfg.align_learning_rate), "--llm_dtype", align_dtype,
                  "--lr_scheduler_type", "cosine",
                  "--warmup_steps", "10", "--logging_steps", "10", "--seed", str(cfg.seed)])
+        return {"anchor": json.loads((stage0 / "anchor.json").read_text())}
 
     def vision():
         from finetune.demo.render import catalogue
@@ -144,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                  "--per_device_train_batch_size", str(cfg.sft_batch_size), "--learning_rate", str(cfg.sft_learning_rate),
                  "--lr_scheduler_type", "cosine", "--warmup_steps", "5", "--lora_r", str(cfg.lora_r),
                  "--lora_alpha", str(2 * cfg.lora_r), "--lora_dropout", "0.0", "--lora_layers", str(cfg.lora_layers),
-                 "--dtype", "bfloat16" if cfg.bf16 else "float32", "--bf16", str(cfg.bf16).lower(),
+                 "--dtype", sft_dtype, "--bf16", str(sft_dtype == "bfloat16").lower(),
                  # no activation checkpointing: it recomputes every forward, a third of a CPU step
                  "--gradient_checkpointing", "false", "--logging_steps", "5", "--save_strategy", "no",
                  "--max_length", "2048", "--seed", str(cfg.seed)])

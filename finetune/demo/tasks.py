@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from finetune.demo.render import COLOURS, OBJECTS, product_photo
+from finetune.demo.render import COLOURS, OBJECTS, ProductPhoto, product_photo
 from finetune.demo.scenes import lab_report, medicine_box, order_screen, product_box
 from finetune.demo.world import STATUSES, Fact, World
 
@@ -235,17 +235,21 @@ def lab_question(world: World, rng: random.Random) -> Draft:
     return Draft("medical", lang, f"lab:{kind}", question, lambda _c: text, [image])
 
 
+def photo_answer(photo: ProductPhoto, kind: str, lang: str) -> str:
+    """What a photo question of `kind` (colour, object, both) should get: read from the pixels, never the context."""
+    colour_zh, obj_zh = COLOURS[photo.colour][1], OBJECTS[photo.object][1]
+    if lang == "zh":
+        return {"colour": f"这件商品是{colour_zh}的。", "object": f"这是一个{obj_zh}。",
+                "both": f"这是一个{colour_zh}的{obj_zh}。"}[kind]
+    return {"colour": f"The item is {photo.colour}.", "object": f"It is a {photo.object}.",
+            "both": photo.caption("en").replace("A ", "It is a ", 1).replace("An ", "It is an ", 1)}[kind]
+
+
 def photo_question(rng: random.Random, seeds: range) -> Draft:
     obj, colour = rng.choice(list(OBJECTS)), rng.choice(list(COLOURS))
     photo = product_photo(obj, colour, rng.choice(seeds))
     kind, lang = rng.choice(list(PHOTO_QUESTIONS))
-    colour_zh, obj_zh = COLOURS[colour][1], OBJECTS[obj][1]
-    if lang == "zh":
-        text = {"colour": f"这件商品是{colour_zh}的。", "object": f"这是一个{obj_zh}。",
-                "both": f"这是一个{colour_zh}的{obj_zh}。"}[kind]
-    else:
-        text = {"colour": f"The item is {colour}.", "object": f"It is a {obj}.", "both": photo.caption("en").replace(
-            "A ", "It is a ", 1).replace("An ", "It is an ", 1)}[kind]
+    text = photo_answer(photo, kind, lang)
     return Draft("ecommerce", lang, f"photo:{kind}", rng.choice(PHOTO_QUESTIONS[(kind, lang)]), lambda _c: text,
                  [photo.image])
 

@@ -2,8 +2,8 @@
 
 No vision weights ship offline, so the tower starts random. A short supervised warm-up (`pretrain_tower`:
 colour and type heads on the features LLaVA will read) gives it eyes in minutes, the way CLIP pretraining does
-for real LLaVAs; stage-1 alignment then trains tower and projector together into SmolLM2's input space while
-SmolLM2 stays frozen.
+for real LLaVAs; `anchor_projector` starts the projector from those heads and SmolLM2's word embeddings, and
+stage-1 alignment then trains the projector into SmolLM2's input space while tower and SmolLM2 stay frozen.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ TOWER = {"hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 4, 
          "image_size": 224, "patch_size": 32, "projection_dim": 256}
 CAPTION_PROMPTS = {"en": "What product is this? Name its colour and type.", "zh": "这是什么商品？说出它的颜色和类型。"}
 MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
+HEADS, HEADS_FILE = ("colour", "object"), "heads.safetensors"  # the warm-up's linear heads, kept beside the tower
 
 
 def build_tower(out: Path, seed: int = 0) -> Path:
@@ -50,12 +51,12 @@ def features(model, pixel_values):
 
 def pretrain_tower(tower: Path, seeds: range, heldout: range, *, steps: int = 300, batch_size: int = 64,
                    learning_rate: float = 1e-3, seed: int = 0, log=print) -> dict:
-    """Train the tower in place to tell colour and type apart (two linear heads, dropped afterwards)."""
+    """Train the tower in place to tell colour and type apart with two linear heads, saved beside it (HEADS_FILE)
+    for `anchor_projector`; LLaVA itself never loads them."""
     import torch
+    from safetensors.torch import save_file
     from torch import nn
     from transformers import CLIPVisionModel
-
-    from finetune.demo.render import catalogue
 
     torch.manual_seed(seed)
     colours, objects = list(COLOURS), list(OBJECTS)
@@ -84,24 +85,42 @@ def pretrain_tower(tower: Path, seeds: range, heldout: range, *, steps: int = 30
     with torch.no_grad():
         logits = [torch.cat([head(features(model, x_held[i:i + 64])) for i in range(0, len(x_held), 64)])
                   for head in heads]
-    accuracy = {name: float((logits[k].argmax(-1) == y_held[:, k]).float().mean())
-                for k, name in enumerate(("colour", "object"))}
+    accuracy = {name: float((logits[k].argmax(-1) == y_held[:, k]).float().mean()) for k, name in enumerate(HEADS)}
     model.save_pretrained(tower)
+    save_file({f"{name}.{k}": v.detach().contiguous() for name, head in zip(HEADS, heads, strict=True)
+               for k, v in head.state_dict().items()}, str(tower / HEADS_FILE))
     return {"train_photos": len(train), "heldout_photos": len(held), "heldout_accuracy": accuracy}
 
 
-def write_captions(out: Path, seeds: range, langs: tuple[str, ...] = ("en", "zh")) -> Path:
-    """Rendered photos and chat rows that ask for colour and type; returns the JSONL file."""
+def write_captions(out: Path, seeds: range, langs: tuple[str, ...] = ("en", "zh"), *, questions: bool = False) -> Path:
+    """Rendered photos and chat rows that ask for colour and type; returns the JSONL file.
+
+    Default (the committed parts' recipe): every row asks the caption prompt, the language alternating row by row.
+    The catalogue lists colours innermost, so that ties each colour to one language. `questions=True` turns the
+    language with the seed instead, so every colour and type is captioned in every language, and asks the caption
+    prompt in a quarter of the rows and the SFT data's colour, type and describe questions in the rest.
+    """
+    import random
+
+    from finetune.demo.tasks import PHOTO_QUESTIONS, photo_answer
+
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, photo in enumerate(catalogue(seeds)):
         name = f"{photo.object}-{photo.colour}-{photo.seed}.png"
         photo.image.save(images / name)
-        lang = langs[i % len(langs)]
+        rng = random.Random(f"caption/{name}")
+        turn = photo.seed + list(COLOURS).index(photo.colour) + list(OBJECTS).index(photo.object) if questions else i
+        lang = langs[turn % len(langs)]
+        kind = rng.choice(["caption", "colour", "object", "both"]) if questions else "caption"
+        if kind == "caption":
+            question, answer = CAPTION_PROMPTS[lang], photo.caption(lang)
+        else:
+            question, answer = rng.choice(PHOTO_QUESTIONS[(kind, lang)]), photo_answer(photo, kind, lang)
         rows.append({"messages": [
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": CAPTION_PROMPTS[lang]}]},
-            {"role": "assistant", "content": [{"type": "text", "text": photo.caption(lang)}]}],
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
+            {"role": "assistant", "content": [{"type": "text", "text": answer}]}],
             "images": [f"images/{name}"]})
     path = out / "captions.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -121,11 +140,14 @@ def measure(model_dir: Path, photos: list, *, lang: str = "en", batch_size: int 
     import torch
     from transformers import AutoModelForImageTextToText
 
+    from backend.engines import resolve_dtype
     from backend.models.processors import load_processor
 
     processor = load_processor(model_dir)
     processor.tokenizer.padding_side = "left"
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.bfloat16).eval()
+    # bfloat16 only where the CPU computes it natively: emulated, a matmul is ~50x slower than float32
+    dtype = getattr(torch, resolve_dtype("auto", "cpu"))
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype).eval()
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": CAPTION_PROMPTS[lang]}]}]
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     colour_ok = object_ok = 0
@@ -144,3 +166,56 @@ def measure(model_dir: Path, photos: list, *, lang: str = "en", batch_size: int 
             answers.append({"colour": photo.colour, "object": photo.object, "answer": text})
     n = len(photos)
     return {"n": n, "colour_accuracy": colour_ok / n, "object_accuracy": object_ok / n, "answers": answers}
+
+
+def anchor_projector(checkpoint: Path, tower: Path) -> dict:
+    """Start a fresh projector writing the LLM's own words for what the tower sees, in place.
+
+    The warm-up heads score colour and type from patch features; the projector's first layer gets those scores
+    as 18 of its hidden units and its second layer maps each unit to the mean input embedding of that word in
+    English and Chinese ("red" + "红色"), its other columns zero. So before stage 1 an image already reads to
+    SmolLM2 like the words for its colour and type, and stage 1 refines a map instead of finding one: a random
+    projector through a frozen 135M LLM learned to name types slowly (docs/demo-model.md).
+    """
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForImageTextToText
+
+    from backend.models.processors import load_processor
+    from finetune.align import save_checkpoint
+
+    heads = load_file(str(tower / HEADS_FILE))
+    model = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=torch.float32)
+    processor = load_processor(checkpoint)
+    tokenizer = processor.tokenizer
+    embed = model.get_input_embeddings().weight.detach()
+
+    def word(*names: str) -> "torch.Tensor":
+        ids = [i for name in names for i in tokenizer(name, add_special_tokens=False)["input_ids"]]
+        return embed[ids].mean(dim=0)
+
+    words = [word(f" {c}", zh) for c, (_, zh) in COLOURS.items()] + [word(f" {o}", zh) for o, (_, zh) in OBJECTS.items()]
+
+    def centred(head: str) -> tuple:
+        # a word's unit is positive only where the tower favours that word over the others; GELU passes little else
+        w, b = heads[f"{head}.weight"], heads[f"{head}.bias"]
+        return w - w.mean(dim=0), b - b.mean()
+
+    (wc, bc), (wo, bo) = centred("colour"), centred("object")
+    weight, bias = torch.cat([wc, wo]), torch.cat([bc, bo])
+    projector = model.model.multi_modal_projector
+    n = weight.shape[0]
+    with torch.no_grad():
+        projector.linear_1.weight[:n] = weight
+        projector.linear_1.bias[:n] = bias
+        projector.linear_2.weight.zero_()
+        projector.linear_2.bias.zero_()
+        projector.linear_2.weight[:, :n] = torch.stack(words, dim=1)
+        # scale so an image token is as long as a word's embedding: SmolLM2 reads inputs of that size
+        pixels = processor.image_processor([p.image for p in catalogue(range(1))], return_tensors="pt")["pixel_values"]
+        hidden = model.model.vision_tower(pixel_values=pixels, output_hidden_states=True).hidden_states[-2]
+        tokens = projector(hidden[:, 1:])
+        scale = embed.norm(dim=-1).mean() / tokens.norm(dim=-1).mean()
+        projector.linear_2.weight[:, :n] *= scale
+    save_checkpoint(model, processor, checkpoint)
+    return {"anchored_units": n, "scale": float(scale)}

@@ -5,19 +5,44 @@ from __future__ import annotations
 import json
 
 from finetune.datasets import load_rows
-from finetune.demo.vision import TOWER, build_tower, parse_caption, write_captions
+from finetune.demo.vision import CAPTION_PROMPTS, TOWER, build_tower, parse_caption, write_captions
 
 
-def test_caption_rows_load_in_both_languages(tmp_path):
+def test_default_caption_rows_are_the_committed_recipe(tmp_path):
     path = write_captions(tmp_path, range(1))
     rows = load_rows(path)
     assert len(rows) == 80 and not [r for r in rows if isinstance(r, Exception)]
-    answers = [json.loads(line)["messages"][1]["content"][0]["text"] for line in path.read_text().splitlines()]
-    assert {parse_caption(a) for a in answers} == {(c, o) for c in ("red", "orange", "yellow", "green", "blue",
-                                                                    "purple", "pink", "brown", "black", "gray")
-                                                   for o in ("mug", "t-shirt", "sneaker", "backpack", "bottle",
-                                                             "lamp", "cap", "phone")}
-    assert any("的" in a for a in answers) and any(a.startswith("A ") for a in answers)
+    pairs = [(json.loads(line)["messages"][0]["content"][1]["text"], json.loads(line)["messages"][1]["content"][0]["text"])
+             for line in path.read_text().splitlines()]
+    assert {q for q, _ in pairs} == set(CAPTION_PROMPTS.values())
+    assert {parse_caption(a) for _, a in pairs} == {(c, o) for c in ("red", "orange", "yellow", "green", "blue",
+                                                                     "purple", "pink", "brown", "black", "gray")
+                                                    for o in ("mug", "t-shirt", "sneaker", "backpack", "bottle",
+                                                              "lamp", "cap", "phone")}
+
+
+def test_question_caption_rows_name_every_colour_and_type_in_both_languages(tmp_path):
+    import re
+
+    from finetune.demo.render import COLOURS, OBJECTS
+
+    path = write_captions(tmp_path, range(2), questions=True)
+    rows = load_rows(path)
+    assert len(rows) == 160 and not [r for r in rows if isinstance(r, Exception)]
+    seen = {"en": set(), "zh": set()}
+    questions = set()
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        question, answer = row["messages"][0]["content"][1]["text"], row["messages"][1]["content"][0]["text"]
+        questions.add(question)
+        obj, colour = re.match(r"images/(.+)-(\w+)-\d+\.png", row["images"][0]).groups()
+        named = parse_caption(answer)
+        assert named[0] in (None, colour) and named[1] in (None, obj) and named != (None, None), (row, named)
+        lang = "zh" if re.search("[\u4e00-\u9fff]", answer) else "en"
+        seen[lang] |= {n for n in named if n}
+    # the language turns with the seed: no colour or type is only ever captioned in one language
+    assert seen["en"] == seen["zh"] == set(COLOURS) | set(OBJECTS)
+    assert CAPTION_PROMPTS["en"] in questions and CAPTION_PROMPTS["zh"] in questions and len(questions) > 6
 
 
 def test_parse_caption_reads_free_answers_and_admits_ignorance():
@@ -51,3 +76,45 @@ def test_measure_reports_accuracy_per_photo(aligned_model):
     parsed = [parse_caption(a["answer"]) for a in report["answers"]]
     assert report["colour_accuracy"] == sum(p[0] == a["colour"] for p, a in zip(parsed, report["answers"],
                                                                                  strict=True)) / 2
+
+
+def test_anchored_projector_reads_as_the_words_the_tower_sees(tmp_path):
+    """After anchoring, an image's tokens point at the word embedding of the colour the warm-up head picks."""
+    import torch
+    from ft_helpers import build_parts
+    from safetensors.torch import load_file
+    from transformers import AutoModelForImageTextToText
+
+    from backend.models.processors import load_processor
+    from finetune.align import assemble, save_checkpoint
+    from finetune.demo.render import COLOURS, catalogue
+    from finetune.demo.vision import HEADS_FILE, anchor_projector, features, pretrain_tower
+
+    tower = build_tower(tmp_path / "tower")
+    warmup = pretrain_tower(tower, range(2), range(1000, 1001), steps=40, batch_size=32, learning_rate=3e-3,
+                            log=lambda *a, **k: None)
+    assert warmup["heldout_accuracy"]["colour"] > 0.3  # the heads see something: chance is 0.1
+    _, lm = build_parts(tmp_path)
+    stage0 = save_checkpoint(*assemble(tower, lm), tmp_path / "stage0")
+    report = anchor_projector(stage0, tower)
+    assert report["anchored_units"] == 18
+
+    model = AutoModelForImageTextToText.from_pretrained(stage0, dtype=torch.float32).eval()
+    projector = model.model.multi_modal_projector
+    assert torch.count_nonzero(projector.linear_2.weight[:, 18:]) == 0 and torch.count_nonzero(projector.linear_2.bias) == 0
+    tokenizer = load_processor(stage0).tokenizer
+    embed = model.get_input_embeddings().weight
+    words = torch.stack([embed[tokenizer(f" {c}", add_special_tokens=False)["input_ids"]
+                               + tokenizer(zh, add_special_tokens=False)["input_ids"]].mean(0)
+                         for c, (_, zh) in COLOURS.items()])
+    photos = catalogue(range(1000, 1001))
+    pixels = load_processor(stage0).image_processor([p.image for p in photos], return_tensors="pt")["pixel_values"]
+    heads = load_file(str(tower / HEADS_FILE))
+    with torch.no_grad():
+        vision = model.model.vision_tower(pixel_values=pixels, output_hidden_states=True)
+        tokens = projector(vision.hidden_states[-2][:, 1:])
+        seen = (features(model.model.vision_tower, pixels) @ heads["colour.weight"].T + heads["colour.bias"]).argmax(-1)
+    read = torch.nn.functional.cosine_similarity(tokens.mean(1)[:, None], words[None], dim=-1).argmax(-1)
+    assert (read == seen).float().mean() > 0.8, (read, seen)
+    # image tokens are as long as word embeddings, so SmolLM2 reads them at the scale of its inputs
+    assert 0.5 < float(tokens.norm(dim=-1).mean() / embed.norm(dim=-1).mean()) < 2
