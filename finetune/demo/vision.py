@@ -194,7 +194,7 @@ def anchor_projector(checkpoint: Path, tower: Path) -> dict:
         ids = [i for name in names for i in tokenizer(name, add_special_tokens=False)["input_ids"]]
         return embed[ids].mean(dim=0)
 
-    words = [word(f" {c}", zh) for c, (_, zh) in COLOURS.items()] + [word(f" {o}", zh) for o, (_, zh) in OBJECTS.items()]
+    words = [word(f" {name}", zh) for table in (COLOURS, OBJECTS) for name, (_, zh) in table.items()]
 
     def centred(head: str) -> tuple:
         # a word's unit is positive only where the tower favours that word over the others; GELU passes little else

@@ -12,8 +12,8 @@ def test_default_caption_rows_are_the_committed_recipe(tmp_path):
     path = write_captions(tmp_path, range(1))
     rows = load_rows(path)
     assert len(rows) == 80 and not [r for r in rows if isinstance(r, Exception)]
-    pairs = [(json.loads(line)["messages"][0]["content"][1]["text"], json.loads(line)["messages"][1]["content"][0]["text"])
-             for line in path.read_text().splitlines()]
+    messages = [json.loads(line)["messages"] for line in path.read_text().splitlines()]
+    pairs = [(m[0]["content"][1]["text"], m[1]["content"][0]["text"]) for m in messages]
     assert {q for q, _ in pairs} == set(CAPTION_PROMPTS.values())
     assert {parse_caption(a) for _, a in pairs} == {(c, o) for c in ("red", "orange", "yellow", "green", "blue",
                                                                      "purple", "pink", "brown", "black", "gray")
@@ -101,7 +101,7 @@ def test_anchored_projector_reads_as_the_words_the_tower_sees(tmp_path):
 
     model = AutoModelForImageTextToText.from_pretrained(stage0, dtype=torch.float32).eval()
     projector = model.model.multi_modal_projector
-    assert torch.count_nonzero(projector.linear_2.weight[:, 18:]) == 0 and torch.count_nonzero(projector.linear_2.bias) == 0
+    assert not torch.count_nonzero(projector.linear_2.weight[:, 18:]) and not torch.count_nonzero(projector.linear_2.bias)
     tokenizer = load_processor(stage0).tokenizer
     embed = model.get_input_embeddings().weight
     words = torch.stack([embed[tokenizer(f" {c}", add_special_tokens=False)["input_ids"]
