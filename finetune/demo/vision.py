@@ -184,6 +184,10 @@ def anchor_projector(checkpoint: Path, tower: Path) -> dict:
     from backend.models.processors import load_processor
     from finetune.align import save_checkpoint
 
+    if not (tower / HEADS_FILE).exists():
+        raise FileNotFoundError(f"no warm-up heads at {tower / HEADS_FILE}: towers warmed up before they were kept "
+                                "have none; redo the warm-up (python -m finetune.demo --force true) or leave "
+                                "--anchor_projector off")
     heads = load_file(str(tower / HEADS_FILE))
     model = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=torch.float32)
     processor = load_processor(checkpoint)

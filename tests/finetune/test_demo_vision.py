@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from finetune.datasets import load_rows
 from finetune.demo.vision import CAPTION_PROMPTS, TOWER, build_tower, parse_caption, write_captions
 
@@ -118,3 +120,10 @@ def test_anchored_projector_reads_as_the_words_the_tower_sees(tmp_path):
     assert (read == seen).float().mean() > 0.8, (read, seen)
     # image tokens are as long as word embeddings, so SmolLM2 reads them at the scale of its inputs
     assert 0.5 < float(tokens.norm(dim=-1).mean() / embed.norm(dim=-1).mean()) < 2
+
+
+def test_anchoring_without_warm_up_heads_says_how_to_get_them(tmp_path):
+    from finetune.demo.vision import anchor_projector
+
+    with pytest.raises(FileNotFoundError, match="redo the warm-up .*--anchor_projector off"):
+        anchor_projector(tmp_path / "stage0", build_tower(tmp_path / "tower"))
