@@ -43,10 +43,14 @@ def _pixels(photos: list) -> "torch.Tensor":
     return (torch.from_numpy(array).permute(0, 3, 1, 2) - MEAN[0]) / STD[0]
 
 
+def patch_features(model, pixel_values):
+    """What LLaVA's projector reads: `vision_feature_layer` -2, patch tokens (the class token dropped)."""
+    return model(pixel_values=pixel_values, output_hidden_states=True).hidden_states[-2][:, 1:]
+
+
 def features(model, pixel_values):
-    """What LLaVA's projector reads (`vision_feature_layer` -2, patch tokens), pooled over the image."""
-    hidden = model(pixel_values=pixel_values, output_hidden_states=True).hidden_states[-2]
-    return hidden[:, 1:].mean(dim=1)
+    """`patch_features` pooled over the image: what the warm-up heads score."""
+    return patch_features(model, pixel_values).mean(dim=1)
 
 
 def pretrain_tower(tower: Path, seeds: range, heldout: range, *, steps: int = 300, batch_size: int = 64,
@@ -110,7 +114,7 @@ def write_captions(out: Path, seeds: range, langs: tuple[str, ...] = ("en", "zh"
     for i, photo in enumerate(catalogue(seeds)):
         name = f"{photo.object}-{photo.colour}-{photo.seed}.png"
         photo.image.save(images / name)
-        rng = random.Random(f"caption/{name}")
+        rng = random.Random(f"caption/{name}")  # per photo: a row does not depend on the seeds beside it
         turn = photo.seed + list(COLOURS).index(photo.colour) + list(OBJECTS).index(photo.object) if questions else i
         lang = langs[turn % len(langs)]
         kind = rng.choice(["caption", "colour", "object", "both"]) if questions else "caption"
@@ -191,11 +195,10 @@ def anchor_projector(checkpoint: Path, tower: Path) -> dict:
     heads = load_file(str(tower / HEADS_FILE))
     model = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=torch.float32)
     processor = load_processor(checkpoint)
-    tokenizer = processor.tokenizer
     embed = model.get_input_embeddings().weight.detach()
 
     def word(*names: str) -> "torch.Tensor":
-        ids = [i for name in names for i in tokenizer(name, add_special_tokens=False)["input_ids"]]
+        ids = [i for name in names for i in processor.tokenizer(name, add_special_tokens=False)["input_ids"]]
         return embed[ids].mean(dim=0)
 
     words = [word(f" {name}", zh) for table in (COLOURS, OBJECTS) for name, (_, zh) in table.items()]
@@ -217,8 +220,7 @@ def anchor_projector(checkpoint: Path, tower: Path) -> dict:
         projector.linear_2.weight[:, :n] = torch.stack(words, dim=1)
         # scale so an image token is as long as a word's embedding: SmolLM2 reads inputs of that size
         pixels = processor.image_processor([p.image for p in catalogue(range(1))], return_tensors="pt")["pixel_values"]
-        hidden = model.model.vision_tower(pixel_values=pixels, output_hidden_states=True).hidden_states[-2]
-        tokens = projector(hidden[:, 1:])
+        tokens = projector(patch_features(model.model.vision_tower, pixels))
         scale = embed.norm(dim=-1).mean() / tokens.norm(dim=-1).mean()
         projector.linear_2.weight[:, :n] *= scale
     save_checkpoint(model, processor, checkpoint)
