@@ -45,6 +45,12 @@ class DemoConfig:
                 "(off: the committed parts' caption-prompt rows)."})
     worlds: int = field(default=4, metadata={"help": "Generated shops/clinics for SFT data."})
     rows_per_world: int = field(default=130, metadata={"help": "SFT questions per world."})
+    photo_share: float = field(default=0.18, metadata={"help": "Share of SFT questions about product photos."})
+    photo_wordings: int = field(default=2, metadata={
+        "help": "Wordings per photo question kind in SFT rows and question captions (up to 6; 2: the committed "
+                "parts)."})
+    photo_distractors: bool = field(default=False, metadata={
+        "help": "SFT photo questions mostly retrieve a named catalogue product, so the blocks contradict the photo."})
     sft_steps: int = field(default=120, metadata={"help": "LoRA SFT optimizer steps."})
     sft_batch_size: int = field(default=4, metadata={"help": "LoRA SFT batch size."})
     sft_learning_rate: float = field(default=8e-4, metadata={"help": "LoRA SFT learning rate."})
@@ -100,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     (cfg,) = parser.parse_args_and_config(argv)
     from backend.engines import resolve_dtype
 
+    from finetune.demo.tasks import PhotoRecipe
+
     align_dtype, sft_dtype = resolve_dtype(cfg.align_llm_dtype, "cpu"), resolve_dtype(cfg.sft_dtype, "cpu")
+    try:  # a bad share or wording count fails here, not half an hour in
+        photos = PhotoRecipe(cfg.photo_share, cfg.photo_wordings, cfg.photo_distractors)
+    except ValueError as exc:
+        parser.error(str(exc))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     steps = Steps(out, 8 if cfg.export else 7, cfg.force)
@@ -121,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                                 steps=cfg.tower_steps, learning_rate=cfg.tower_learning_rate, seed=cfg.seed)
         write_captions(captions / "heldout", range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds))
         path = write_captions(captions / "train", range(cfg.caption_seeds),  # last: marks the step done
-                              questions=cfg.caption_questions)
+                              questions=cfg.caption_questions, wordings=cfg.photo_wordings)
         return {"tower": warmup, "caption_rows": sum(1 for _ in path.open())}
 
     def align():
@@ -144,19 +156,22 @@ def main(argv: list[str] | None = None) -> int:
 
     def vision():
         from finetune.demo.render import catalogue
-        from finetune.demo.vision import measure
+        from finetune.demo.vision import HELDOUT_PROMPTS, measure
 
         held = catalogue(range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds))
         result = {lang: measure(stage1, held, lang=lang) for lang in ("en", "zh")}
+        # the same photos asked in a wording no training row uses: does the model read pixels or a memorised prompt
+        result |= {f"{lang}_heldout_wording": measure(stage1, held, lang=lang, question=HELDOUT_PROMPTS[lang])
+                   for lang in ("en", "zh")}
         (out / "vision.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-        summary = {lang: {k: r[k] for k in ("n", "colour_accuracy", "object_accuracy")} for lang, r in result.items()}
+        summary = {k: {m: r[m] for m in ("n", "colour_accuracy", "object_accuracy")} for k, r in result.items()}
         print(json.dumps(summary, indent=2, ensure_ascii=False))
         return summary
 
     def data():
         from finetune.demo.sft_data import build
 
-        path = build(sft_data, worlds=cfg.worlds, rows_per_world=cfg.rows_per_world, seed=cfg.seed)
+        path = build(sft_data, worlds=cfg.worlds, rows_per_world=cfg.rows_per_world, seed=cfg.seed, photos=photos)
         return {"rows": sum(1 for _ in path.open(encoding="utf-8"))}
 
     def sft():

@@ -18,11 +18,15 @@ from pathlib import Path
 EXAMPLE = """examples:
   python -m finetune.demo.sft_data --out var/demo/sft --worlds 4 --rows-per-world 150
   python -m finetune.demo.sft_data --out /tmp/sft --worlds 1 --rows-per-world 20   # a quick look
+  python -m finetune.demo.sft_data --out /tmp/sft --photo-share 0.3 --photo-wordings 6 --photo-distractors
 """
+from finetune.demo.tasks import PhotoRecipe
+
 PHOTO_SEEDS = range(0, 40)  # product photos for SFT; held-out photos use seeds from 1000 up
 
 
-def build(out: Path, *, worlds: int = 4, rows_per_world: int = 150, seed: int = 0, progress: bool = True) -> Path:
+def build(out: Path, *, worlds: int = 4, rows_per_world: int = 150, seed: int = 0, photos: PhotoRecipe | None = None,
+          progress: bool = True) -> Path:
     """Write `out/train.jsonl` (+ images, world seed packs, a stats file); returns the JSONL path."""
     from tqdm import tqdm
 
@@ -44,11 +48,14 @@ def build(out: Path, *, worlds: int = 4, rows_per_world: int = 150, seed: int = 
         settings = KnowledgeSettings(data_dir=root / "store", seeds_dir=root / "seeds")
         augmenter = KnowledgeAugmenter.from_settings(settings, seed=True, max_blocks=CONTEXT_BLOCKS)
         try:
-            for i, draft in enumerate(tqdm(drafts(world, rows_per_world, seed, PHOTO_SEEDS), disable=not progress,
+            questions = drafts(world, rows_per_world, seed, PHOTO_SEEDS, photos or PhotoRecipe())
+            for i, draft in enumerate(tqdm(questions, disable=not progress,
                                            desc=f"world {w + 1}/{worlds}", unit="row", file=sys.stderr)):
                 content = [{"type": "image"} for _ in draft.images] + [{"type": "text", "text": draft.question}]
+                # the hint steers retrieval only: the messages the model sees hold the bare question
+                query = f"{draft.question}\n{draft.retrieval_hint}" if draft.retrieval_hint else draft.question
                 conversation = Conversation(messages=[{"role": "user", "content": content}], images=draft.images,
-                                            question=draft.question, options=VisionDeskOptions(domain=draft.domain))
+                                            question=query, options=VisionDeskOptions(domain=draft.domain))
                 augmentation = augmenter.augment_blocking(conversation)
                 if augmenter.frame(conversation, augmentation).canned is not None:
                     stats["skipped: canned reply, the model is not asked"] += 1
@@ -104,8 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worlds", type=int, default=4, help="Generated shops/clinics (facts differ per world).")
     parser.add_argument("--rows-per-world", type=int, default=150, help="Questions drawn per world.")
     parser.add_argument("--seed", type=int, default=0, help="Seed for worlds and questions.")
+    parser.add_argument("--photo-share", type=float, default=PhotoRecipe.share,
+                        help="Share of questions about product photos.")
+    parser.add_argument("--photo-wordings", type=int, default=PhotoRecipe.wordings,
+                        help="Wordings per photo question kind (the first n of tasks.PHOTO_QUESTIONS; up to 6).")
+    parser.add_argument("--photo-distractors", action="store_true",
+                        help="Most photo questions retrieve a named catalogue product (blocks that contradict "
+                             "the photo).")
     args = parser.parse_args(argv)
-    path = build(args.out, worlds=args.worlds, rows_per_world=args.rows_per_world, seed=args.seed)
+    try:
+        photos = PhotoRecipe(args.photo_share, args.photo_wordings, args.photo_distractors)
+    except ValueError as exc:
+        parser.error(str(exc))
+    path = build(args.out, worlds=args.worlds, rows_per_world=args.rows_per_world, seed=args.seed, photos=photos)
     print(json.loads((args.out / "stats.json").read_text()))
     print(f"wrote {sum(1 for _ in path.open(encoding='utf-8'))} rows to {path}")
     return 0

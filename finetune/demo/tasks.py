@@ -97,13 +97,23 @@ LAB_QUESTIONS = {
     ("flag", "en"): ["Which value on this report is outside the reference range?", "Is anything marked abnormal here?"],
     ("flag", "zh"): ["这份报告上哪一项异常？", "化验单上有没有超出范围的指标？"],
 }
-PHOTO_QUESTIONS = {
-    ("colour", "en"): ["Which colour is the item the customer photographed?", "Tell me the colour of this item."],
-    ("colour", "zh"): ["顾客拍的这件商品是什么颜色？", "这个东西是什么颜色的？"],
-    ("object", "en"): ["What kind of product is shown?", "What item did the customer photograph?"],
-    ("object", "zh"): ["图片里是什么商品？", "顾客拍的是什么东西？"],
-    ("both", "en"): ["Describe the product in this photo.", "Briefly, what is in this picture?"],
-    ("both", "zh"): ["描述一下照片里的商品。", "简单说说这张图里是什么。"],
+PHOTO_QUESTIONS = {  # the committed parts were trained on the first two of each; PhotoRecipe.wordings asks more
+    ("colour", "en"): ["Which colour is the item the customer photographed?", "Tell me the colour of this item.",
+                       "What colour does this one come in?", "Can you tell what colour this is?",
+                       "The customer attached a picture. Which colour is the thing in it?",
+                       "What shade is the item in the picture?"],
+    ("colour", "zh"): ["顾客拍的这件商品是什么颜色？", "这个东西是什么颜色的？", "图中物品是哪种颜色？", "帮我看看这件东西的颜色。",
+                       "顾客发来的图片里，东西是什么颜色的？", "这个商品的颜色是？"],
+    ("object", "en"): ["What kind of product is shown?", "What item did the customer photograph?", "What is this item?",
+                       "Which product does the picture show?", "Can you identify the item in the image?",
+                       "What did the customer send a picture of?"],
+    ("object", "zh"): ["图片里是什么商品？", "顾客拍的是什么东西？", "这是什么东西？", "图中这件物品是什么？", "帮我认一下图里的商品。",
+                       "顾客发来的图片是什么商品？"],
+    ("both", "en"): ["Describe the product in this photo.", "Briefly, what is in this picture?",
+                     "What is the customer showing me here?", "Give a short description of the item in the image.",
+                     "What do you see in this image?", "Identify the product and its colour."],
+    ("both", "zh"): ["描述一下照片里的商品。", "简单说说这张图里是什么。", "图里是什么？描述一下。", "说说这张图片中的物品。", "这张图片里有什么？",
+                     "识别一下图中商品和颜色。"],
 }
 # Requests the medical profile answers with its fixed treatment_reply (knowledge/treatment.py): not trained, kept
 # for the template-overlap check against the eval sets and as the treatment rules' test corpus.
@@ -149,6 +159,7 @@ class Draft:
     question: str
     answer: Callable[[list], str | None]  # citations → answer text (None: drop the row)
     images: list[Image.Image] = field(default_factory=list)
+    retrieval_hint: str = ""  # added to the retrieval query only; the model never sees it
 
 
 def cite(citations: list, fact: Fact) -> int | None:
@@ -245,13 +256,53 @@ def photo_answer(photo: ProductPhoto, kind: str, lang: str) -> str:
             "both": photo.caption("en").replace("A ", "It is a ", 1).replace("An ", "It is an ", 1)}[kind]
 
 
-def photo_question(rng: random.Random, seeds: range) -> Draft:
+DISTRACTOR_SHARE = 0.75  # photo rows whose blocks are a named catalogue product's rows
+
+
+@dataclass(frozen=True)
+class PhotoRecipe:
+    """How the SFT data asks about product photos; the defaults are the committed parts' recipe."""
+
+    share: float = 0.18  # of all questions (MIX's "photo"); the other families keep their proportions
+    wordings: int = 2  # how many of each kind's PHOTO_QUESTIONS are asked (the first n)
+    distractors: bool = False  # most rows retrieve a named catalogue product: see photo_question
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share < 1:
+            raise ValueError(f"photo share must be between 0 and 1, got {self.share}")
+        most = min(len(q) for q in PHOTO_QUESTIONS.values())
+        if not 1 <= self.wordings <= most:
+            raise ValueError(f"photo wordings must be 1 to {most} (PHOTO_QUESTIONS has {most} per kind), "
+                             f"got {self.wordings}")
+
+    def mix(self) -> list[tuple[str, float]]:
+        default = dict(MIX)["photo"]
+        if self.share == default:
+            return MIX  # the very weights: the default draw stays the committed parts' draw
+        scale = (1 - self.share) / (1 - default)
+        return [(k, self.share if k == "photo" else w * scale) for k, w in MIX]
+
+
+def photo_question(rng: random.Random, seeds: range, products: list | None = None, wordings: int = 2) -> Draft:
+    """A colour / type / describe question about a product photo, in one of the first `wordings` wordings.
+
+    Served, such a question retrieves catalogue rows that name other colours and products (the eval's English
+    colour question gets desk lamps "in 5 colour temperatures"), and the model copies them. Given `products`,
+    most rows retrieve a named product of the shop's instead: the blocks then contradict the photo and only the
+    pixels give the answer (measured in docs/demo-model.md; not the default).
+    """
     obj, colour = rng.choice(list(OBJECTS)), rng.choice(list(COLOURS))
     photo = product_photo(obj, colour, rng.choice(seeds))
     kind, lang = rng.choice(list(PHOTO_QUESTIONS))
     text = photo_answer(photo, kind, lang)
-    return Draft("ecommerce", lang, f"photo:{kind}", rng.choice(PHOTO_QUESTIONS[(kind, lang)]), lambda _c: text,
-                 [photo.image])
+    question = rng.choice(PHOTO_QUESTIONS[(kind, lang)][:wordings])
+    hint = ""
+    # its own stream: the other rows of a world stay the draw they were before the hint existed
+    pick = random.Random(f"distractor/{obj}/{colour}/{photo.seed}/{kind}/{lang}/{question}")
+    if products and pick.random() < DISTRACTOR_SHARE:
+        product = pick.choice(products)
+        hint = product.name_zh if lang == "zh" else product.name
+    return Draft("ecommerce", lang, f"photo:{kind}", question, lambda _c: text, [photo.image], hint)
 
 
 def emergency_question(rng: random.Random) -> Draft:
@@ -294,8 +345,8 @@ MIX: list[tuple[str, float]] = [
 ]
 
 
-def drafts(world: World, n: int, seed: int, photo_seeds: range) -> list[Draft]:
-    """`n` drafts from one world in the MIX proportions (deterministic for a seed)."""
+def drafts(world: World, n: int, seed: int, photo_seeds: range, photos: PhotoRecipe = PhotoRecipe()) -> list[Draft]:
+    """`n` drafts from one world in the MIX proportions, photo questions as `photos` says (deterministic)."""
     rng = random.Random(f"drafts/{world.seed}/{seed}")
     by_kind: dict[tuple[str, str], list[Fact]] = {}
     for f in world.facts:
@@ -308,8 +359,9 @@ def drafts(world: World, n: int, seed: int, photo_seeds: range) -> list[Draft]:
         "clinic_fact": lambda: fact_question(rng.choice(by_kind[rng.choice(clinic)]), rng),
         "box": lambda: box_question(world, rng), "order": lambda: order_question(world, rng),
         "medbox": lambda: medbox_question(world, rng), "lab": lambda: lab_question(world, rng),
-        "photo": lambda: photo_question(rng, photo_seeds),
+        "photo": lambda: photo_question(rng, photo_seeds, world.products if photos.distractors else None,
+                                        photos.wordings),
         "emergency": lambda: emergency_question(rng), "unknown": lambda: unknown_product_question(world, rng),
     }
-    families, weights = zip(*MIX, strict=True)
+    families, weights = zip(*photos.mix(), strict=True)
     return [makers[rng.choices(families, weights)[0]]() for _ in range(n)]

@@ -10,12 +10,16 @@ import pytest
 
 from finetune.datasets import load_rows
 from finetune.demo.sft_data import build
+from finetune.demo.tasks import PHOTO_QUESTIONS, PhotoRecipe
+
+QUESTIONS = {q for qs in PHOTO_QUESTIONS.values() for q in qs}
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("sft")
-    path = build(out, worlds=1, rows_per_world=24, seed=5, progress=False)
+    # with distractors: the other rows are the default draw (tests/finetune/test_demo_world.py), photo rows gain a hint
+    path = build(out, worlds=1, rows_per_world=24, seed=5, photos=PhotoRecipe(distractors=True), progress=False)
     return out, [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -56,3 +60,24 @@ def test_a_cited_block_holds_the_fact_and_image_text_reaches_the_prompt(built):
     assert with_images and all("<image_text>" in r["messages"][0]["content"][0]["text"] for r in with_images)
     stats = json.loads((built[0] / "stats.json").read_text())
     assert stats["answered"] >= 1
+
+
+@pytest.mark.slow
+def test_photo_rows_show_the_bare_question_and_blocks_about_another_product(built):
+    _, rows = built
+    photos = [r for r in rows if r["task"].startswith("photo:")]
+    assert photos
+    for row in photos:
+        system, user, _ = row["messages"]
+        assert [p["text"] for p in user["content"] if p["type"] == "text"][0] in QUESTIONS  # no retrieval hint
+    # the hint reached retrieval: some blocks are rows of the product catalogue
+    assert any("(seeds/ecommerce/products.csv)" in r["messages"][0]["content"][0]["text"] for r in photos)
+
+
+def test_the_cli_refuses_a_bad_photo_recipe_by_name(tmp_path, capsys):
+    from finetune.demo.sft_data import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path / "sft"), "--photo-wordings", "9"])
+    assert exc.value.code == 2 and "photo wordings must be 1 to 6" in capsys.readouterr().err
+    assert not (tmp_path / "sft").exists()  # refused before any work

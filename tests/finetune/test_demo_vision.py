@@ -7,7 +7,7 @@ import json
 import pytest
 
 from finetune.datasets import load_rows
-from finetune.demo.vision import CAPTION_PROMPTS, TOWER, build_tower, parse_caption, write_captions
+from finetune.demo.vision import CAPTION_PROMPTS, HELDOUT_PROMPTS, TOWER, build_tower, parse_caption, write_captions
 
 
 def test_default_caption_rows_are_the_committed_recipe(tmp_path):
@@ -47,6 +47,23 @@ def test_question_caption_rows_name_every_colour_and_type_in_both_languages(tmp_
     assert CAPTION_PROMPTS["en"] in questions and CAPTION_PROMPTS["zh"] in questions and len(questions) > 6
 
 
+def test_the_heldout_wording_is_in_no_training_row_and_no_eval_set(tmp_path):
+    from eval.ab.contamination import BUNDLED
+    from eval.ab.evalset import load_eval_sets
+    from finetune.demo.sft_data import template_matches
+
+    def asked(wordings: int) -> set[str]:
+        path = write_captions(tmp_path / str(wordings), range(2), questions=True, wordings=wordings)
+        return {json.loads(line)["messages"][0]["content"][1]["text"] for line in path.read_text().splitlines()}
+
+    two, six = asked(2), asked(6)
+    assert two < six  # more wordings asked, the first two among them
+    held = set(HELDOUT_PROMPTS.values())
+    assert len(held) == 2 and not held & six
+    assert template_matches(sorted(held)) == []  # no SFT template either
+    assert not held & {r.question for r in load_eval_sets([str(p) for p in BUNDLED])}
+
+
 def test_parse_caption_reads_free_answers_and_admits_ignorance():
     assert parse_caption("It looks like a dark blue backpack with a pocket.") == ("blue", "backpack")
     assert parse_caption("这是一个粉色的水瓶") == ("pink", "bottle")
@@ -74,6 +91,10 @@ def test_measure_reports_accuracy_per_photo(aligned_model):
     assert report["n"] == 2 and len(report["answers"]) == 2
     assert 0 <= report["colour_accuracy"] <= 1 and 0 <= report["object_accuracy"] <= 1
     assert [(a["colour"], a["object"]) for a in report["answers"]] == [("red", "mug"), ("blue", "lamp")]
+    assert report["question"] == CAPTION_PROMPTS["en"]
+    other = measure(aligned_model, photos, question=HELDOUT_PROMPTS["en"], batch_size=2)
+    assert other["question"] == HELDOUT_PROMPTS["en"]
+    assert [a["answer"] for a in other["answers"]] != [a["answer"] for a in report["answers"]]  # the prompt is asked
     # the score is what the parsed answers say, not a constant
     parsed = [parse_caption(a["answer"]) for a in report["answers"]]
     assert report["colour_accuracy"] == sum(p[0] == a["colour"] for p, a in zip(parsed, report["answers"],

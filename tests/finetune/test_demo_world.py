@@ -7,7 +7,7 @@ import pytest
 
 from finetune.demo.scenes import lab_report, order_screen, product_box
 from finetune.demo.sft_data import template_matches
-from finetune.demo.tasks import drafts
+from finetune.demo.tasks import PhotoRecipe, drafts
 from finetune.demo.world import make_world
 
 
@@ -54,6 +54,56 @@ def test_drafts_follow_the_mix_and_are_deterministic():
     assert not [d for d in first if d.task == "safety:refuse"]
     emergencies = [d for d in first if d.task.startswith("safety:")]
     assert emergencies and all(d.domain == "medical" for d in emergencies)
+
+
+def test_most_photo_questions_retrieve_a_named_product_that_the_photo_contradicts():
+    from knowledge.text import is_chinese
+
+    world = make_world(1)
+    plain = drafts(world, 400, seed=0, photo_seeds=range(3))
+    assert not [d for d in plain if d.retrieval_hint]  # off by default
+    with_hints = drafts(world, 400, seed=0, photo_seeds=range(3), photos=PhotoRecipe(distractors=True))
+    assert [d.question for d in with_hints] == [d.question for d in plain]  # the same draw, hints added
+    photos = [d for d in with_hints if d.task.startswith("photo:")]
+    hinted = [d for d in photos if d.retrieval_hint]
+    assert len(photos) >= 40 and 0.5 < len(hinted) / len(photos) < 1.0
+    by_name = {p.name: p for p in world.products} | {p.name_zh: p for p in world.products}
+    assert all(d.retrieval_hint in by_name and d.retrieval_hint not in d.question for d in hinted)
+    assert all(is_chinese(d.retrieval_hint) == (d.lang == "zh") for d in hinted)
+    # the answer is the photo's, whatever the named product's colour is
+    assert any(by_name[d.retrieval_hint].colour not in d.answer([]) for d in hinted if d.task == "photo:colour")
+
+
+def test_the_photo_recipe_sets_share_and_wordings_and_its_default_is_the_committed_draw():
+    from finetune.demo.tasks import MIX, PHOTO_QUESTIONS
+
+    world = make_world(1)
+    default = drafts(world, 400, seed=0, photo_seeds=range(3))
+    assert PhotoRecipe().mix() is MIX  # the very weights the committed parts' data was drawn with
+    assert [d.question for d in drafts(world, 400, 0, range(3), PhotoRecipe(share=0.18))] == \
+        [d.question for d in default]
+    first_two = {q for qs in PHOTO_QUESTIONS.values() for q in qs[:2]}
+    assert {d.question for d in default if d.task.startswith("photo:")} <= first_two
+    more = drafts(world, 400, seed=0, photo_seeds=range(3), photos=PhotoRecipe(share=0.3, wordings=6))
+    photo_share = sum(d.task.startswith("photo:") for d in more) / len(more)
+    assert 0.24 < photo_share < 0.36 and sum(d.task.startswith("photo:") for d in default) / 400 < 0.24
+    assert {d.question for d in more if d.task.startswith("photo:")} - first_two  # the new wordings are asked
+    assert abs(sum(w for _, w in PhotoRecipe(share=0.3).mix()) - sum(w for _, w in MIX)) < 1e-9
+    with pytest.raises(ValueError, match="wordings must be 1 to 6"):
+        PhotoRecipe(wordings=7)
+    with pytest.raises(ValueError, match="share must be between 0 and 1"):
+        PhotoRecipe(share=1.5)
+
+
+def test_the_demo_command_defaults_to_the_committed_photo_recipe_and_refuses_a_bad_one_first(tmp_path, capsys):
+    from finetune.demo.__main__ import DemoConfig, main
+
+    cfg = DemoConfig()
+    assert PhotoRecipe(cfg.photo_share, cfg.photo_wordings, cfg.photo_distractors) == PhotoRecipe()
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path / "demo"), "--photo_wordings", "9"])
+    assert exc.value.code == 2 and "photo wordings must be 1 to 6" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()  # stopped before the first step
 
 
 def test_lab_reports_flag_exactly_the_out_of_range_value():
