@@ -15,13 +15,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from finetune.demo.tasks import PhotoRecipe
+
 EXAMPLE = """examples:
   python -m finetune.demo.sft_data --out var/demo/sft --worlds 4 --rows-per-world 150
   python -m finetune.demo.sft_data --out /tmp/sft --worlds 1 --rows-per-world 20   # a quick look
   python -m finetune.demo.sft_data --out /tmp/sft --photo-share 0.3 --photo-wordings 6 --photo-distractors
 """
-from finetune.demo.tasks import PhotoRecipe
-
 PHOTO_SEEDS = range(0, 40)  # product photos for SFT; held-out photos use seeds from 1000 up
 
 
