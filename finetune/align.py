@@ -117,8 +117,10 @@ def make_parser():
     import torch
     from trl import SFTConfig, TrlParser
 
+    from finetune.help import HelpFormatter
+
     parser = TrlParser((AlignArguments, DataArguments, SFTConfig), prog="python -m finetune.align", epilog=EXAMPLE,
-                       description=__doc__.splitlines()[0])
+                       description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     if not torch.cuda.is_available():
         parser.set_defaults(bf16=False, use_cpu=True)
     parser.set_defaults(logging_steps=1, report_to="none", save_strategy="no", learning_rate=1e-3,

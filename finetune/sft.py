@@ -28,8 +28,10 @@ def make_parser():
     import torch
     from trl import SFTConfig, TrlParser
 
+    from finetune.help import HelpFormatter
+
     parser = TrlParser((ModelArguments, DataArguments, SFTConfig), prog="python -m finetune.sft", epilog=EXAMPLE,
-                       description=__doc__.splitlines()[0])
+                       description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     if not torch.cuda.is_available():
         # TRL turns bf16 on by default and then refuses to start on a CPU; a YAML or flag can still set it.
         # use_cpu also lets several CPU processes (torchrun / accelerate launch --multi_gpu) form a gloo DDP group.

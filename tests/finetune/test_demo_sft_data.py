@@ -10,7 +10,7 @@ import pytest
 
 from finetune.datasets import load_rows
 from finetune.demo.sft_data import build
-from finetune.demo.tasks import PHOTO_QUESTIONS, PhotoRecipe
+from finetune.demo.tasks import PHOTO_QUESTIONS
 
 QUESTIONS = {q for qs in PHOTO_QUESTIONS.values() for q in qs}
 
@@ -18,8 +18,8 @@ QUESTIONS = {q for qs in PHOTO_QUESTIONS.values() for q in qs}
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("sft")
-    # with distractors: the other rows are the default draw (tests/finetune/test_demo_world.py), photo rows gain a hint
-    path = build(out, worlds=1, rows_per_world=24, seed=5, photos=PhotoRecipe(distractors=True), progress=False)
+    # the default recipe: most photo rows retrieve a named catalogue product (tests/finetune/test_demo_world.py)
+    path = build(out, worlds=1, rows_per_world=24, seed=5, progress=False)
     return out, [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 

@@ -3,12 +3,15 @@ match an eval question, and images whose text real OCR reads back."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from finetune.demo.scenes import lab_report, order_screen, product_box
 from finetune.demo.sft_data import template_matches
 from finetune.demo.tasks import PhotoRecipe, drafts
 from finetune.demo.world import make_world
+from support import ROOT
 
 
 def test_a_world_is_reproducible_and_worlds_differ():
@@ -60,9 +63,9 @@ def test_most_photo_questions_retrieve_a_named_product_that_the_photo_contradict
     from knowledge.text import is_chinese
 
     world = make_world(1)
-    plain = drafts(world, 400, seed=0, photo_seeds=range(3))
-    assert not [d for d in plain if d.retrieval_hint]  # off by default
-    with_hints = drafts(world, 400, seed=0, photo_seeds=range(3), photos=PhotoRecipe(distractors=True))
+    plain = drafts(world, 400, seed=0, photo_seeds=range(3), photos=PhotoRecipe(distractors=False))
+    assert not [d for d in plain if d.retrieval_hint]
+    with_hints = drafts(world, 400, seed=0, photo_seeds=range(3))  # on by default
     assert [d.question for d in with_hints] == [d.question for d in plain]  # the same draw, hints added
     photos = [d for d in with_hints if d.task.startswith("photo:")]
     hinted = [d for d in photos if d.retrieval_hint]
@@ -74,32 +77,34 @@ def test_most_photo_questions_retrieve_a_named_product_that_the_photo_contradict
     assert any(by_name[d.retrieval_hint].colour not in d.answer([]) for d in hinted if d.task == "photo:colour")
 
 
-def test_the_photo_recipe_sets_share_and_wordings_and_its_default_is_the_committed_draw():
+def test_the_photo_recipe_sets_share_and_wordings_and_the_previous_recipe_still_draws_as_before():
     from finetune.demo.tasks import MIX, PHOTO_QUESTIONS
 
     world = make_world(1)
-    default = drafts(world, 400, seed=0, photo_seeds=range(3))
-    assert PhotoRecipe().mix() is MIX  # the very weights the committed parts' data was drawn with
-    assert [d.question for d in drafts(world, 400, 0, range(3), PhotoRecipe(share=0.18))] == \
-        [d.question for d in default]
+    before = PhotoRecipe(share=0.18, wordings=2, distractors=False)  # the recipe of the parts before these
+    assert before.mix() is MIX  # the very weights its data was drawn with
+    previous = drafts(world, 400, seed=0, photo_seeds=range(3), photos=before)
     first_two = {q for qs in PHOTO_QUESTIONS.values() for q in qs[:2]}
-    assert {d.question for d in default if d.task.startswith("photo:")} <= first_two
-    more = drafts(world, 400, seed=0, photo_seeds=range(3), photos=PhotoRecipe(share=0.3, wordings=6))
-    photo_share = sum(d.task.startswith("photo:") for d in more) / len(more)
-    assert 0.24 < photo_share < 0.36 and sum(d.task.startswith("photo:") for d in default) / 400 < 0.24
-    assert {d.question for d in more if d.task.startswith("photo:")} - first_two  # the new wordings are asked
-    assert abs(sum(w for _, w in PhotoRecipe(share=0.3).mix()) - sum(w for _, w in MIX)) < 1e-9
+    assert {d.question for d in previous if d.task.startswith("photo:")} <= first_two
+    default = drafts(world, 400, seed=0, photo_seeds=range(3))
+    photo_share = sum(d.task.startswith("photo:") for d in default) / len(default)
+    assert 0.24 < photo_share < 0.36 and sum(d.task.startswith("photo:") for d in previous) / 400 < 0.24
+    assert {d.question for d in default if d.task.startswith("photo:")} - first_two  # the other wordings are asked
+    assert abs(sum(w for _, w in PhotoRecipe().mix()) - sum(w for _, w in MIX)) < 1e-9
     with pytest.raises(ValueError, match="wordings must be 1 to 6"):
         PhotoRecipe(wordings=7)
     with pytest.raises(ValueError, match="share must be between 0 and 1"):
         PhotoRecipe(share=1.5)
 
 
-def test_the_demo_command_defaults_to_the_committed_photo_recipe_and_refuses_a_bad_one_first(tmp_path, capsys):
-    from finetune.demo.__main__ import DemoConfig, main
+def test_the_demo_command_defaults_to_the_committed_parts_recipe_and_refuses_a_bad_one_first(tmp_path, capsys):
+    from finetune.demo.__main__ import DemoConfig, main, recipe
 
     cfg = DemoConfig()
     assert PhotoRecipe(cfg.photo_share, cfg.photo_wordings, cfg.photo_distractors) == PhotoRecipe()
+    # the committed parts record the settings that built them: a bare `python -m finetune.demo` rebuilds them
+    parts = json.loads((ROOT / "backend" / "models" / "demo_parts" / "parts.json").read_text())
+    assert parts["report"]["config"] == recipe(cfg)
     with pytest.raises(SystemExit) as exc:
         main(["--out", str(tmp_path / "demo"), "--photo_wordings", "9"])
     assert exc.value.code == 2 and "photo wordings must be 1 to 6" in capsys.readouterr().err

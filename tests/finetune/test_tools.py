@@ -94,7 +94,7 @@ def test_merged_checkpoint_equals_base_plus_adapter_in_transformers(tiny_llava, 
         assert torch.allclose(merged(**batch).logits, peft(**batch).logits, atol=1e-4)
 
 
-@pytest.mark.parametrize("module", ["sft", "align", "merge", "register", "validate"])
+@pytest.mark.parametrize("module", ["sft", "align", "merge", "register", "validate", "demo.__main__"])
 def test_every_cli_has_help_with_an_example(module, capsys):
     import importlib
 
@@ -102,4 +102,8 @@ def test_every_cli_has_help_with_an_example(module, capsys):
         importlib.import_module(f"finetune.{module}").main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "example" in out and f"python -m finetune.{module}" in out
+    assert "example" in out and f"python -m finetune.{module.removesuffix('.__main__')}" in out
+    # each example starts its own line, as written (HfArgumentParser's default formatter runs them together)
+    for line in out.split("example", 1)[1].splitlines():
+        line = line.strip().removeprefix("s:").removeprefix(":").strip()
+        assert "python -m" not in line or line.startswith(("python -m", "accelerate launch")), line
