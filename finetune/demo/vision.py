@@ -105,10 +105,10 @@ def write_captions(out: Path, seeds: range, langs: tuple[str, ...] = ("en", "zh"
     """Rendered photos and chat rows that ask for colour and type; returns the JSONL file.
 
     By default every row asks the caption prompt, the language alternating row by row (the catalogue lists colours
-    innermost, so that ties each colour to one language; the held-out rows). `questions=True` (the committed
-    parts' stage 1) turns the language with the seed instead, so every colour and type is captioned in every
-    language, and asks the caption prompt in a quarter of the rows and the SFT data's colour, type and describe
-    questions in the rest (the first `wordings` of each kind, as `tasks.PhotoRecipe`).
+    innermost, so that ties each colour to one language); the build writes its held-out rows so. `questions=True`
+    (the committed parts' stage 1) turns the language with the seed instead, so every colour and type is captioned
+    in every language, and asks the caption prompt in a quarter of the rows and the SFT data's colour, type and
+    describe questions in the rest (the first `wordings` of each kind, as `tasks.PhotoRecipe`).
     """
     import random
 
