@@ -59,10 +59,10 @@ def export_parts(stage1: Path, adapter: Path, parts: Path = PARTS_DIR, *, info: 
 
 def fingerprint(parts: Path) -> str:
     """Changes whenever the parts' weights do (a few MB: hashing takes milliseconds)."""
-    digest = hashlib.sha256()
-    for path in (parts / VISION_FILE, parts / "adapter" / "adapter_model.safetensors"):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    from finetune.demo.base import _sha256
+
+    files = (parts / VISION_FILE, parts / "adapter" / "adapter_model.safetensors")
+    return hashlib.sha256("".join(_sha256(f) for f in files).encode()).hexdigest()[:16]
 
 
 def is_assembled(out: Path, parts: Path = PARTS_DIR) -> bool:
