@@ -1,6 +1,7 @@
 """Time to first token of the demo model on this CPU: one image and a question, with OCR and retrieval.
 
-The backend runs as `python -m backend serve` on the demo model with the knowledge layer on; every request
+The backend runs as `python -m backend serve` on the demo model as `make run` serves it (knowledge layer on, the
+demo model's cap of knowledge blocks per prompt); every request
 streams a bundled eval question with its own image (each image once, so OCR's cache never helps), and TTFT is
 the time from sending to the first content delta. The baseline, measured in the same run on the same model,
 is the engine alone on the bare question and image (no OCR, no context blocks): the ratio says what grounding
@@ -37,6 +38,16 @@ def questions(n: int) -> list[tuple[str, str, Path]]:
     return mixed[:n]
 
 
+def backend_env(model_path, data_dir, dtype: str) -> dict[str, str]:
+    """The backend's settings: `make run`'s for the demo model. A model path set explicitly drops the demo
+    model's default cap of knowledge blocks (see backend.engines.context_blocks), so it is set here too."""
+    from finetune.demo import CONTEXT_BLOCKS
+
+    return {"VISIONDESK_MODEL__PATH": str(model_path), "VISIONDESK_MODEL__DTYPE": dtype,
+            "VISIONDESK_MODEL__CONTEXT_BLOCKS": str(CONTEXT_BLOCKS), "VISIONDESK_DATA_DIR": str(data_dir),
+            "VISIONDESK_SERVER__LOG_LEVEL": "warning", "VISIONDESK_AUTH__ADMIN_PASSWORD": "bench-pass"}
+
+
 def run(model_path=None, n: int = 24, max_tokens: int = 8) -> Result:
     return asyncio.run(_run(model_path, n, max_tokens))
 
@@ -68,9 +79,8 @@ async def _run(model_path, n: int, max_tokens: int) -> Result:
     rows = questions(n + 2)
     served, direct = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        backend = start_backend(Path(tmp), {"VISIONDESK_MODEL__PATH": str(model_path), "VISIONDESK_MODEL__DTYPE": dtype,
-                                            "VISIONDESK_DATA_DIR": tmp, "VISIONDESK_SERVER__LOG_LEVEL": "warning",
-                                            "VISIONDESK_AUTH__ADMIN_PASSWORD": "bench-pass"}, timeout=900)
+        env = backend_env(model_path, tmp, dtype)
+        backend = start_backend(Path(tmp), env, timeout=900)
         try:
             token = httpx.post(f"{backend.url}/v1/auth/login", timeout=30,
                                json={"username": "admin", "password": "bench-pass"}).json()["token"]
@@ -115,5 +125,6 @@ async def _run(model_path, n: int, max_tokens: int) -> Result:
         p50 <= 1.0,
         {"served_ttft_s": {"p50": p50, "p95": percentile(served, 0.95)},
          "model_only_ttft_s": {"p50": median(direct), "p95": percentile(direct, 0.95)},
-         "requests": len(served), "dtype": dtype, "model": str(model_path)},
+         "requests": len(served), "context_blocks": int(env["VISIONDESK_MODEL__CONTEXT_BLOCKS"]), "dtype": dtype,
+         "model": str(model_path)},
     )

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from eval.bench import image_cache, service_overhead, throughput
+from backend.engines import context_blocks
+from backend.settings import Settings
+from eval.bench import demo_ttft, image_cache, service_overhead, throughput
 from support import ROOT
 
 
@@ -34,3 +36,15 @@ def test_bench_cli_rejects_unknown_names_and_writes_json(tmp_path, tiny_llava):
                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert ok.returncode in (0, 1), ok.stderr  # 1 means a goal was missed, which tiny models may do
     assert json.loads(out.read_text())["results"][0]["name"].startswith("repeated image")
+
+
+def test_demo_ttft_serves_the_demo_model_as_make_run_does(tmp_path, monkeypatch):
+    # The bench names the assembled model's path, which alone would lift the demo model's cap on knowledge
+    # blocks: it measured 5-block prompts (~250 tokens longer) while `make run` serves 3.
+    monkeypatch.setenv("VISIONDESK_MODEL__DEFAULT", "demo")
+    make_run = context_blocks(Settings(data_dir=tmp_path))
+    for key, value in demo_ttft.backend_env(tmp_path / "merged", tmp_path, "float32").items():
+        monkeypatch.setenv(key, value)
+    bench = Settings()
+    assert bench.model.path == str(tmp_path / "merged") and bench.data_dir == tmp_path
+    assert context_blocks(bench) == make_run == 3
