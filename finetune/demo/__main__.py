@@ -15,6 +15,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from finetune.demo.tasks import PhotoRecipe
+
 EXAMPLE = """examples:
   python -m finetune.demo                          # everything under var/demo (45-60 min on 2 CPU cores)
   python -m finetune.demo --export true            # ... and refresh backend/models/demo_parts (commit those)
@@ -47,10 +49,11 @@ class DemoConfig:
                 "(off: caption-prompt rows only)."})
     worlds: int = field(default=4, metadata={"help": "Generated shops/clinics for SFT data."})
     rows_per_world: int = field(default=130, metadata={"help": "SFT questions per world."})
-    photo_share: float = field(default=0.3, metadata={"help": "Share of SFT questions about product photos."})
-    photo_wordings: int = field(default=6, metadata={
+    photo_share: float = field(default=PhotoRecipe.share, metadata={
+        "help": "Share of SFT questions about product photos."})
+    photo_wordings: int = field(default=PhotoRecipe.wordings, metadata={
         "help": "Wordings per photo question kind in SFT rows and question captions (the first n of 6)."})
-    photo_distractors: bool = field(default=True, metadata={
+    photo_distractors: bool = field(default=PhotoRecipe.distractors, metadata={
         "help": "SFT photo questions mostly retrieve a named catalogue product, so the blocks contradict the photo."})
     sft_steps: int = field(default=120, metadata={"help": "LoRA SFT optimizer steps."})
     sft_batch_size: int = field(default=4, metadata={"help": "LoRA SFT batch size."})
@@ -108,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
                        epilog=EXAMPLE, formatter_class=HelpFormatter)
     (cfg,) = parser.parse_args_and_config(argv)
     from backend.engines import resolve_dtype
-
-    from finetune.demo.tasks import PhotoRecipe
 
     align_dtype, sft_dtype = resolve_dtype(cfg.align_llm_dtype, "cpu"), resolve_dtype(cfg.sft_dtype, "cpu")
     try:  # a bad share or wording count fails here, not half an hour in
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     def sft():
         _module(["finetune.sft", "--model_name_or_path", str(stage1), "--train_file", str(sft_data / "train.jsonl"),
                  "--output_dir", str(adapter), "--max_steps", str(cfg.sft_steps),
-                 "--per_device_train_batch_size", str(cfg.sft_batch_size), "--learning_rate", str(cfg.sft_learning_rate),
+                 "--per_device_train_batch_size", str(cfg.sft_batch_size),
+                 "--learning_rate", str(cfg.sft_learning_rate),
                  "--lr_scheduler_type", "cosine", "--warmup_steps", "5", "--lora_r", str(cfg.lora_r),
                  "--lora_alpha", str(2 * cfg.lora_r), "--lora_dropout", "0.0", "--lora_layers", str(cfg.lora_layers),
                  "--dtype", sft_dtype, "--bf16", str(sft_dtype == "bfloat16").lower(),
