@@ -161,13 +161,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def vision():
         from finetune.demo.render import catalogue
-        from finetune.demo.vision import HELDOUT_PROMPTS, measure
+        from finetune.demo.vision import HELDOUT_PROMPTS, measure_many
 
         held = catalogue(range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds))
-        result = {lang: measure(stage1, held, lang=lang) for lang in ("en", "zh")}
-        # the same photos asked in a wording no training row uses: does the model read pixels or a memorised prompt
-        result |= {f"{lang}_heldout_wording": measure(stage1, held, lang=lang, question=HELDOUT_PROMPTS[lang])
-                   for lang in ("en", "zh")}
+        # the same photos also asked in a wording no training row uses: does the model read pixels or a prompt
+        asks = {lang: (lang, None) for lang in ("en", "zh")}
+        asks |= {f"{lang}_heldout_wording": (lang, HELDOUT_PROMPTS[lang]) for lang in ("en", "zh")}
+        result = measure_many(stage1, held, asks)
         (out / "vision.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
         summary = {k: {m: r[m] for m in ("n", "colour_accuracy", "object_accuracy")} for k, r in result.items()}
         print(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -148,6 +148,12 @@ def parse_caption(text: str) -> tuple[str | None, str | None]:
 def measure(model_dir: Path, photos: list, *, lang: str = "en", question: str | None = None,
             batch_size: int = 16) -> dict:
     """Colour and object-type accuracy of greedy answers to `question` (default: the caption prompt) on `photos`."""
+    return measure_many(model_dir, photos, {"result": (lang, question)}, batch_size=batch_size)["result"]
+
+
+def measure_many(model_dir: Path, photos: list, asks: dict[str, tuple[str, str | None]], *,
+                 batch_size: int = 16) -> dict[str, dict]:
+    """`measure` for several (language, question) pairs by name, loading the checkpoint once."""
     import torch
     from transformers import AutoModelForImageTextToText
 
@@ -159,7 +165,13 @@ def measure(model_dir: Path, photos: list, *, lang: str = "en", question: str | 
     # bfloat16 only where the CPU computes it natively: emulated, a matmul is ~50x slower than float32
     dtype = getattr(torch, resolve_dtype("auto", "cpu"))
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype).eval()
-    asked = question or CAPTION_PROMPTS[lang]
+    return {name: _accuracy(model, processor, photos, question or CAPTION_PROMPTS[lang], batch_size)
+            for name, (lang, question) in asks.items()}
+
+
+def _accuracy(model, processor, photos: list, asked: str, batch_size: int) -> dict:
+    import torch
+
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": asked}]}]
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     colour_ok = object_ok = 0

@@ -84,7 +84,7 @@ def test_tower_gives_49_image_tokens(tmp_path):
 
 def test_measure_reports_accuracy_per_photo(aligned_model):
     from finetune.demo.render import product_photo
-    from finetune.demo.vision import measure
+    from finetune.demo.vision import measure, measure_many
 
     photos = [product_photo("mug", "red", 1, size=64), product_photo("lamp", "blue", 2, size=64)]
     report = measure(aligned_model, photos, batch_size=2)
@@ -99,6 +99,10 @@ def test_measure_reports_accuracy_per_photo(aligned_model):
     parsed = [parse_caption(a["answer"]) for a in report["answers"]]
     assert report["colour_accuracy"] == sum(p[0] == a["colour"] for p, a in zip(parsed, report["answers"],
                                                                                  strict=True)) / 2
+    # the build's check: several questions on one loaded checkpoint, each the same as asked alone
+    both = measure_many(aligned_model, photos, {"caption": ("en", None), "heldout": ("en", HELDOUT_PROMPTS["en"])},
+                        batch_size=2)
+    assert both == {"caption": report, "heldout": other}
 
 
 def test_anchored_projector_reads_as_the_words_the_tower_sees(tmp_path):
