@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from finetune.demo.tasks import PhotoRecipe
+from finetune.demo.vision import TOWER
 
 EXAMPLE = """examples:
   python -m finetune.demo                          # everything under var/demo (45-60 min on 2 CPU cores)
@@ -23,6 +24,7 @@ EXAMPLE = """examples:
   python -m finetune.demo --align_steps 40 --sft_steps 20 --out /tmp/demo   # a quick smoke run
   python -m finetune.demo --out var/demo-prev --anchor_projector false --caption_questions false \\
       --align_steps 300 --photo_share 0.18 --photo_wordings 2 --photo_distractors false   # the 2026-11-23 recipe
+  python -m finetune.demo --out var/demo-p16 --tower_image_size 112 --tower_patch_size 16   # finer patches, 49 tokens
 """
 
 
@@ -34,6 +36,10 @@ class DemoConfig:
     tower_seeds: int = field(default=40, metadata={"help": "Photo seeds for the tower warm-up (80 photos each)."})
     tower_steps: int = field(default=400, metadata={"help": "Tower warm-up steps (batch 64)."})
     tower_learning_rate: float = field(default=2e-3, metadata={"help": "Tower warm-up learning rate."})
+    tower_image_size: int = field(default=TOWER["image_size"], metadata={
+        "help": "The tower's input size in px (image tokens: (image size / patch size)^2)."})
+    tower_patch_size: int = field(default=TOWER["patch_size"], metadata={
+        "help": "The tower's patch size in px; 112 px in 16 px patches also gives 49 image tokens."})
     caption_seeds: int = field(default=16, metadata={"help": "Photo seeds for stage 1 (80 photos each)."})
     heldout_seeds: int = field(default=2, metadata={"help": "Held-out photo seeds for the accuracy check."})
     align_steps: int = field(default=450, metadata={"help": "Stage-1 optimizer steps."})
@@ -113,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     from backend.engines import resolve_dtype
 
     align_dtype, sft_dtype = resolve_dtype(cfg.align_llm_dtype, "cpu"), resolve_dtype(cfg.sft_dtype, "cpu")
-    try:  # a bad share or wording count fails here, not half an hour in
+    try:  # a bad share, wording count or tower geometry fails here, not half an hour in
         photo_recipe = PhotoRecipe(cfg.photo_share, cfg.photo_wordings, cfg.photo_distractors)
+        if cfg.tower_image_size % cfg.tower_patch_size:
+            raise ValueError(f"the tower's image size ({cfg.tower_image_size}) must be a multiple of its patch "
+                             f"size ({cfg.tower_patch_size})")
     except ValueError as exc:
         parser.error(str(exc))
     out = Path(cfg.out)
@@ -133,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     def tower_and_captions():
         from finetune.demo.vision import build_tower, pretrain_tower, write_captions
 
-        build_tower(tower, seed=cfg.seed)
+        build_tower(tower, seed=cfg.seed, image_size=cfg.tower_image_size, patch_size=cfg.tower_patch_size)
         warmup = pretrain_tower(tower, range(cfg.tower_seeds), range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds),
                                 steps=cfg.tower_steps, learning_rate=cfg.tower_learning_rate, seed=cfg.seed)
         write_captions(captions / "heldout", range(HELDOUT_BASE, HELDOUT_BASE + cfg.heldout_seeds))

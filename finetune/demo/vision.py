@@ -26,23 +26,33 @@ MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 HEADS, HEADS_FILE = ("colour", "object"), "heads.safetensors"  # the warm-up's linear heads, kept beside the tower
 
 
-def build_tower(out: Path, seed: int = 0) -> Path:
+def build_tower(out: Path, seed: int = 0, *, image_size: int = TOWER["image_size"],
+                patch_size: int = TOWER["patch_size"]) -> Path:
+    """A random TOWER, optionally at another geometry (e.g. 112 px in 16 px patches: also 49 image tokens)."""
     import torch
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
+    if image_size % patch_size:
+        raise ValueError(f"the tower's image size ({image_size}) must be a multiple of its patch size ({patch_size})")
     torch.manual_seed(seed)
-    model = CLIPVisionModel(CLIPVisionConfig(**TOWER))
+    model = CLIPVisionModel(CLIPVisionConfig(**TOWER | {"image_size": image_size, "patch_size": patch_size}))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     (out / "preprocessor_config.json").write_text(json.dumps({"image_mean": MEAN, "image_std": STD}))
     return out
 
 
-def _pixels(photos: list) -> "torch.Tensor":
+def geometry(config) -> dict:
+    """The tower's image and patch size (a CLIPVisionConfig or its dict): what the parts record."""
+    get = config.get if isinstance(config, dict) else lambda k: getattr(config, k)
+    return {"image_size": get("image_size"), "patch_size": get("patch_size")}
+
+
+def _pixels(photos: list, size: int = TOWER["image_size"]) -> "torch.Tensor":
     import numpy as np
     import torch
 
-    array = np.stack([np.asarray(p.image.convert("RGB").resize((TOWER["image_size"],) * 2), dtype=np.float32)
+    array = np.stack([np.asarray(p.image.convert("RGB").resize((size, size)), dtype=np.float32)
                       for p in photos]) / 255.0
     return (torch.from_numpy(array).permute(0, 3, 1, 2) - MEAN[0]) / STD[0]
 
@@ -68,11 +78,11 @@ def pretrain_tower(tower: Path, seeds: range, heldout: range, *, steps: int = 30
 
     torch.manual_seed(seed)
     colours, objects = list(COLOURS), list(OBJECTS)
+    model = CLIPVisionModel.from_pretrained(tower)
     train, held = catalogue(seeds), catalogue(heldout)
-    x, x_held = _pixels(train), _pixels(held)
+    x, x_held = _pixels(train, model.config.image_size), _pixels(held, model.config.image_size)
     y = torch.tensor([[colours.index(p.colour), objects.index(p.object)] for p in train])
     y_held = torch.tensor([[colours.index(p.colour), objects.index(p.object)] for p in held])
-    model = CLIPVisionModel.from_pretrained(tower)
     width = model.config.hidden_size
     heads = nn.ModuleList([nn.Linear(width, len(colours)), nn.Linear(width, len(objects))])
     params = list(model.parameters()) + list(heads.parameters())

@@ -1,5 +1,6 @@
 """`python -m finetune.demo` end to end at toy sizes: every step runs, the photo recipe on the command line reaches
-both the stage-1 captions and the SFT rows, and the report records the settings that built it."""
+both the stage-1 captions and the SFT rows, a tower geometry reaches every checkpoint, and the report records the
+settings that built it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ TOY = ["--tower_seeds", "1", "--tower_steps", "2", "--caption_seeds", "1", "--he
 def test_the_one_command_runs_every_step_with_the_photo_recipe_it_was_given(tmp_path):
     out = tmp_path / "demo"
     run = subprocess.run([sys.executable, "-m", "finetune.demo", "--out", str(out), *TOY, "--photo_share", "0.6",
-                          "--photo_wordings", "3", "--photo_distractors", "false"],
+                          "--photo_wordings", "3", "--photo_distractors", "false",
+                          "--tower_image_size", "112", "--tower_patch_size", "16"],
                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     assert "[7/7] contamination check against the eval sets" in run.stdout
@@ -48,4 +50,11 @@ def test_the_one_command_runs_every_step_with_the_photo_recipe_it_was_given(tmp_
 
     vision = json.loads((out / "vision.json").read_text())
     assert set(vision) == {"en", "zh", "en_heldout_wording", "zh_heldout_wording"}
-    assert (out / "adapter" / "adapter_config.json").is_file() and (out / "stage1" / "config.json").is_file()
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    # the geometry given, in the tower, the stage-1 model and its image processor: still 49 image tokens
+    assert json.loads((out / "tower" / "config.json").read_text())["patch_size"] == 16
+    stage1 = json.loads((out / "stage1" / "config.json").read_text())
+    assert (stage1["vision_config"]["image_size"], stage1["vision_config"]["patch_size"]) == (112, 16)
+    assert stage1["image_seq_length"] == 49
+    processor = json.loads((out / "stage1" / "processor_config.json").read_text())
+    assert processor["image_processor"]["crop_size"] == {"height": 112, "width": 112}

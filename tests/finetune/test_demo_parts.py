@@ -82,3 +82,34 @@ def test_parts_round_trip_into_the_same_model(base_llm, tmp_path):
 def test_missing_parts_say_how_to_make_them(tmp_path):
     with pytest.raises(DemoModelError, match="python -m finetune.demo"):
         assemble_demo(tmp_path / "demo", parts=tmp_path / "nothing")
+
+
+@pytest.mark.slow
+def test_parts_keep_their_tower_geometry(base_llm, tmp_path):
+    """A tower at another geometry (112 px in 16 px patches) is assembled at that geometry, not the default."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    from finetune.align import assemble, save_checkpoint
+    from finetune.demo.render import product_photo
+    from finetune.demo.vision import build_tower
+
+    model, processor = assemble(build_tower(tmp_path / "tower", seed=3, image_size=112, patch_size=16), base_llm)
+    stage1 = save_checkpoint(model, processor, tmp_path / "stage1")
+    get_peft_model(model, LoraConfig(r=4, target_modules=r".*language_model.*\.q_proj")).save_pretrained(
+        tmp_path / "adapter")
+    parts = export_parts(stage1, tmp_path / "adapter", tmp_path / "parts")
+    assert json.loads((parts / "parts.json").read_text())["tower"] == {"image_size": 112, "patch_size": 16}
+
+    out = assemble_demo(tmp_path / "demo", parts=parts, base_dir=base_llm, merged=False)
+    rebuilt = AutoModelForImageTextToText.from_pretrained(out / "base", dtype=torch.float32).eval()
+    assert (rebuilt.config.vision_config.image_size, rebuilt.config.vision_config.patch_size) == (112, 16)
+    prompt = processor.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {
+        "type": "text", "text": "What is this?"}]}], add_generation_prompt=True, tokenize=False)
+    inputs = processor(text=[prompt], images=[product_photo("mug", "red", 1).image], return_tensors="pt")
+    assert inputs["pixel_values"].shape[-1] == 112
+    original = AutoModelForImageTextToText.from_pretrained(stage1, dtype=torch.float32).eval()
+    with torch.no_grad():
+        a, b = original(**inputs).logits, rebuilt(**inputs).logits
+    assert torch.equal(a.argmax(-1), b.argmax(-1)) and (a - b).abs().max() < 0.25, (a - b).abs().max()

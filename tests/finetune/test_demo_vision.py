@@ -7,7 +7,8 @@ import json
 import pytest
 
 from finetune.datasets import load_rows
-from finetune.demo.vision import CAPTION_PROMPTS, HELDOUT_PROMPTS, TOWER, build_tower, parse_caption, write_captions
+from finetune.demo.vision import (CAPTION_PROMPTS, HELDOUT_PROMPTS, TOWER, build_tower, geometry, parse_caption,
+                                  write_captions)
 
 
 def test_default_caption_rows_are_the_committed_recipe(tmp_path):
@@ -80,6 +81,11 @@ def test_tower_gives_49_image_tokens(tmp_path):
     assert (config.image_size // config.patch_size) ** 2 == 49
     assert config.num_hidden_layers == TOWER["num_hidden_layers"]
     assert json.loads((out / "preprocessor_config.json").read_text())["image_mean"] == [0.5, 0.5, 0.5]
+    finer = CLIPVisionConfig.from_pretrained(build_tower(tmp_path / "finer", image_size=112, patch_size=16))
+    assert (finer.image_size, finer.patch_size, finer.hidden_size) == (112, 16, TOWER["hidden_size"])
+    assert geometry(finer) == {"image_size": 112, "patch_size": 16} == geometry(finer.to_dict())
+    with pytest.raises(ValueError, match="must be a multiple of its patch size"):
+        build_tower(tmp_path / "bad", image_size=100, patch_size=16)
 
 
 def test_measure_reports_accuracy_per_photo(aligned_model):

@@ -108,6 +108,9 @@ def test_the_demo_command_defaults_to_the_committed_parts_recipe_and_refuses_a_b
     with pytest.raises(SystemExit) as exc:
         main(["--out", str(tmp_path / "demo"), "--photo_wordings", "9"])
     assert exc.value.code == 2 and "photo wordings must be 1 to 6" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path / "demo"), "--tower_image_size", "100", "--tower_patch_size", "16"])
+    assert exc.value.code == 2 and "image size (100) must be a multiple of its patch size" in capsys.readouterr().err
     assert not (tmp_path / "demo").exists()  # stopped before the first step
 
 
