@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from eval.bench.common import Result, median, percentile
+from finetune.demo import CONTEXT_BLOCKS
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = [ROOT / "eval" / "data" / "ab" / n for n in ("photos.jsonl", "ecommerce.jsonl", "medical.jsonl")]
@@ -41,8 +42,6 @@ def questions(n: int) -> list[tuple[str, str, Path]]:
 def backend_env(model_path, data_dir, dtype: str) -> dict[str, str]:
     """The backend's settings: `make run`'s for the demo model. A model path set explicitly drops the demo
     model's default cap of knowledge blocks (see backend.engines.context_blocks), so it is set here too."""
-    from finetune.demo import CONTEXT_BLOCKS
-
     return {"VISIONDESK_MODEL__PATH": str(model_path), "VISIONDESK_MODEL__DTYPE": dtype,
             "VISIONDESK_MODEL__CONTEXT_BLOCKS": str(CONTEXT_BLOCKS), "VISIONDESK_DATA_DIR": str(data_dir),
             "VISIONDESK_SERVER__LOG_LEVEL": "warning", "VISIONDESK_AUTH__ADMIN_PASSWORD": "bench-pass"}
@@ -79,8 +78,7 @@ async def _run(model_path, n: int, max_tokens: int) -> Result:
     rows = questions(n + 2)
     served, direct = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        env = backend_env(model_path, tmp, dtype)
-        backend = start_backend(Path(tmp), env, timeout=900)
+        backend = start_backend(Path(tmp), backend_env(model_path, tmp, dtype), timeout=900)
         try:
             token = httpx.post(f"{backend.url}/v1/auth/login", timeout=30,
                                json={"username": "admin", "password": "bench-pass"}).json()["token"]
@@ -125,6 +123,6 @@ async def _run(model_path, n: int, max_tokens: int) -> Result:
         p50 <= 1.0,
         {"served_ttft_s": {"p50": p50, "p95": percentile(served, 0.95)},
          "model_only_ttft_s": {"p50": median(direct), "p95": percentile(direct, 0.95)},
-         "requests": len(served), "context_blocks": int(env["VISIONDESK_MODEL__CONTEXT_BLOCKS"]), "dtype": dtype,
+         "requests": len(served), "context_blocks": CONTEXT_BLOCKS, "dtype": dtype,
          "model": str(model_path)},
     )

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from finetune.demo.tasks import PhotoRecipe
-from finetune.demo.vision import TOWER
+from finetune.demo.vision import TOWER, check_geometry
 
 EXAMPLE = """examples:
   python -m finetune.demo                          # everything under var/demo (45-60 min on 2 CPU cores)
@@ -121,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     align_dtype, sft_dtype = resolve_dtype(cfg.align_llm_dtype, "cpu"), resolve_dtype(cfg.sft_dtype, "cpu")
     try:  # a bad share, wording count or tower geometry fails here, not half an hour in
         photo_recipe = PhotoRecipe(cfg.photo_share, cfg.photo_wordings, cfg.photo_distractors)
-        if cfg.tower_image_size % cfg.tower_patch_size:
-            raise ValueError(f"the tower's image size ({cfg.tower_image_size}) must be a multiple of its patch "
-                             f"size ({cfg.tower_patch_size})")
+        check_geometry(cfg.tower_image_size, cfg.tower_patch_size)
     except ValueError as exc:
         parser.error(str(exc))
     out = Path(cfg.out)

@@ -32,14 +32,18 @@ def build_tower(out: Path, seed: int = 0, *, image_size: int = TOWER["image_size
     import torch
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
-    if image_size % patch_size:
-        raise ValueError(f"the tower's image size ({image_size}) must be a multiple of its patch size ({patch_size})")
+    check_geometry(image_size, patch_size)
     torch.manual_seed(seed)
     model = CLIPVisionModel(CLIPVisionConfig(**TOWER | {"image_size": image_size, "patch_size": patch_size}))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     (out / "preprocessor_config.json").write_text(json.dumps({"image_mean": MEAN, "image_std": STD}))
     return out
+
+
+def check_geometry(image_size: int, patch_size: int) -> None:
+    if image_size % patch_size:
+        raise ValueError(f"the tower's image size ({image_size}) must be a multiple of its patch size ({patch_size})")
 
 
 def geometry(config) -> dict:
