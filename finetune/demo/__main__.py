@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from finetune.demo.tasks import PhotoRecipe
+from finetune.demo.tasks import PhotoRecipe, check_product_share
 from finetune.demo.vision import TOWER, check_geometry
 
 EXAMPLE = """examples:
@@ -61,6 +61,9 @@ class DemoConfig:
         "help": "Wordings per photo question kind in SFT rows and question captions (the first n of 6)."})
     photo_distractors: bool = field(default=PhotoRecipe.distractors, metadata={
         "help": "SFT photo questions mostly retrieve a named catalogue product, so the blocks contradict the photo."})
+    product_fact_share: float | None = field(default=None, metadata={
+        "help": "Share of SFT shop-fact questions about a product's own price, warranty, stock or colour "
+                "(default: every fact kind equally often, a third)."})
     sft_steps: int = field(default=120, metadata={"help": "LoRA SFT optimizer steps."})
     sft_batch_size: int = field(default=4, metadata={"help": "LoRA SFT batch size."})
     sft_learning_rate: float = field(default=8e-4, metadata={"help": "LoRA SFT learning rate."})
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # a bad share, wording count or tower geometry fails here, not half an hour in
         photo_recipe = PhotoRecipe(cfg.photo_share, cfg.photo_wordings, cfg.photo_distractors)
         check_geometry(cfg.tower_image_size, cfg.tower_patch_size)
+        check_product_share(cfg.product_fact_share)
     except ValueError as exc:
         parser.error(str(exc))
     out = Path(cfg.out)
@@ -184,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         from finetune.demo.sft_data import build
 
         path = build(sft_data, worlds=cfg.worlds, rows_per_world=cfg.rows_per_world, seed=cfg.seed,
-                     photos=photo_recipe)
+                     photos=photo_recipe, product_share=cfg.product_fact_share)
         return {"rows": sum(1 for _ in path.open(encoding="utf-8"))}
 
     def sft():

@@ -349,17 +349,39 @@ MIX: list[tuple[str, float]] = [
 ]
 
 
-def drafts(world: World, n: int, seed: int, photo_seeds: range, photos: PhotoRecipe = PhotoRecipe()) -> list[Draft]:
-    """`n` drafts from one world in the MIX proportions, photo questions as `photos` says (deterministic)."""
+PRODUCT_KINDS = ("price", "warranty", "stock", "colour")  # a fact of each catalogue product; the rest are shop-wide
+
+
+def check_product_share(share: float | None) -> None:
+    if share is not None and not 0 < share < 1:
+        raise ValueError(f"product fact share must be between 0 and 1, got {share}")
+
+
+def drafts(world: World, n: int, seed: int, photo_seeds: range, photos: PhotoRecipe = PhotoRecipe(),
+           product_share: float | None = None) -> list[Draft]:
+    """`n` drafts from one world in the MIX proportions, photo questions as `photos` says (deterministic).
+
+    Shop facts pick a kind first, then a fact of it, so 24 products do not drown the one return window; each of
+    the 12 kinds is equally likely unless `product_share` says how many of them ask a product's own facts
+    (price, warranty, stock, colour: 4 of 12 kinds, a third, by default).
+    """
+    check_product_share(product_share)
     rng = random.Random(f"drafts/{world.seed}/{seed}")
     by_kind: dict[tuple[str, str], list[Fact]] = {}
     for f in world.facts:
         by_kind.setdefault((f.domain, f.kind), []).append(f)
-    # a kind first, then a fact of it: 24 products must not drown the one return window
     shop = sorted(k for k in by_kind if k[0] == "ecommerce")
     clinic = sorted(k for k in by_kind if k[0] == "medical")
+    products = [k for k in shop if k[1] in PRODUCT_KINDS]
+    policies = [k for k in shop if k[1] not in PRODUCT_KINDS]
+
+    def shop_kind() -> tuple[str, str]:
+        if product_share is None:
+            return rng.choice(shop)  # the committed parts' draw, kept exactly
+        return rng.choice(products if rng.random() < product_share else policies)
+
     makers: dict[str, Callable[[], Draft]] = {
-        "shop_fact": lambda: fact_question(rng.choice(by_kind[rng.choice(shop)]), rng),
+        "shop_fact": lambda: fact_question(rng.choice(by_kind[shop_kind()]), rng),
         "clinic_fact": lambda: fact_question(rng.choice(by_kind[rng.choice(clinic)]), rng),
         "box": lambda: box_question(world, rng), "order": lambda: order_question(world, rng),
         "medbox": lambda: medbox_question(world, rng), "lab": lambda: lab_question(world, rng),

@@ -97,6 +97,27 @@ def test_the_photo_recipe_sets_share_and_wordings_and_the_previous_recipe_still_
         PhotoRecipe(share=1.5)
 
 
+def test_the_product_fact_share_asks_more_product_facts_and_the_default_draws_as_before():
+    from finetune.demo.tasks import PRODUCT_KINDS
+
+    world = make_world(1)
+
+    def product_facts(ds):
+        shop = [d for d in ds if d.task.startswith("fact:") and d.domain == "ecommerce"]
+        return sum(d.task.split(":")[1] in PRODUCT_KINDS for d in shop) / len(shop), len(shop)
+
+    default = drafts(world, 1200, seed=0, photo_seeds=range(3))
+    share, n = product_facts(default)
+    assert n > 250 and 0.25 < share < 0.42  # 4 of the 12 kinds
+    weighted = drafts(world, 1200, seed=0, photo_seeds=range(3), product_share=0.75)
+    share, n = product_facts(weighted)
+    assert n > 250 and 0.68 < share < 0.82
+    assert drafts(world, 50, seed=0, photo_seeds=range(3), product_share=0.75)[0].question == weighted[0].question
+    assert {d.lang for d in weighted if d.task in ("fact:price", "fact:warranty")} == {"en", "zh"}
+    with pytest.raises(ValueError, match="product fact share must be between 0 and 1"):
+        drafts(world, 10, seed=0, photo_seeds=range(3), product_share=1.0)
+
+
 def test_the_demo_command_defaults_to_the_committed_parts_recipe_and_refuses_a_bad_one_first(tmp_path, capsys):
     from finetune.demo.__main__ import DemoConfig, main, recipe
 
@@ -111,6 +132,9 @@ def test_the_demo_command_defaults_to_the_committed_parts_recipe_and_refuses_a_b
     with pytest.raises(SystemExit) as exc:
         main(["--out", str(tmp_path / "demo"), "--tower_image_size", "100", "--tower_patch_size", "16"])
     assert exc.value.code == 2 and "image size (100) must be a multiple of its patch size" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path / "demo"), "--product_fact_share", "1.5"])
+    assert exc.value.code == 2 and "product fact share must be between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "demo").exists()  # stopped before the first step
 
 
