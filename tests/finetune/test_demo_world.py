@@ -97,7 +97,7 @@ def test_the_photo_recipe_sets_share_and_wordings_and_the_previous_recipe_still_
         PhotoRecipe(share=1.5)
 
 
-def test_the_product_fact_share_asks_more_product_facts_and_the_default_draws_as_before():
+def test_the_product_fact_share_asks_more_product_facts_and_refuses_a_share_outside_0_to_1():
     from finetune.demo.tasks import PRODUCT_KINDS
 
     world = make_world(1)
