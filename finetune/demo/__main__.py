@@ -64,6 +64,9 @@ class DemoConfig:
     product_fact_share: float | None = field(default=None, metadata={
         "help": "Share of SFT shop-fact questions about a product's own price, warranty, stock or colour "
                 "(default: every fact kind equally often, a third)."})
+    balanced_unknown: bool = field(default=False, metadata={
+        "help": "SFT questions about products the shop does not sell alternate English and Chinese and ask price, "
+                "warranty, stock and colour in turn (default: a random language, price or warranty)."})
     sft_steps: int = field(default=120, metadata={"help": "LoRA SFT optimizer steps."})
     sft_batch_size: int = field(default=4, metadata={"help": "LoRA SFT batch size."})
     sft_learning_rate: float = field(default=8e-4, metadata={"help": "LoRA SFT learning rate."})
@@ -188,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         from finetune.demo.sft_data import build
 
         path = build(sft_data, worlds=cfg.worlds, rows_per_world=cfg.rows_per_world, seed=cfg.seed,
-                     photos=photo_recipe, product_share=cfg.product_fact_share)
+                     photos=photo_recipe, product_share=cfg.product_fact_share,
+                     balanced_unknown=cfg.balanced_unknown)
         return {"rows": sum(1 for _ in path.open(encoding="utf-8"))}
 
     def sft():

@@ -22,12 +22,13 @@ EXAMPLE = """examples:
   python -m finetune.demo.sft_data --out /tmp/sft --worlds 1 --rows-per-world 20   # a quick look
   python -m finetune.demo.sft_data --out /tmp/sft --photo-share 0.18 --photo-wordings 2 --no-photo-distractors
   python -m finetune.demo.sft_data --out /tmp/sft --product-fact-share 0.6   # more price/warranty/stock/colour
+  python -m finetune.demo.sft_data --out /tmp/sft --balanced-unknown   # unknown products: half Chinese, all kinds
 """
 PHOTO_SEEDS = range(0, 40)  # product photos for SFT; held-out photos use seeds from 1000 up
 
 
 def build(out: Path, *, worlds: int = 4, rows_per_world: int = 150, seed: int = 0, photos: PhotoRecipe | None = None,
-          product_share: float | None = None, progress: bool = True) -> Path:
+          product_share: float | None = None, balanced_unknown: bool = False, progress: bool = True) -> Path:
     """Write `out/train.jsonl` (+ images, world seed packs, a stats file); returns the JSONL path."""
     from tqdm import tqdm
 
@@ -49,7 +50,8 @@ def build(out: Path, *, worlds: int = 4, rows_per_world: int = 150, seed: int = 
         settings = KnowledgeSettings(data_dir=root / "store", seeds_dir=root / "seeds")
         augmenter = KnowledgeAugmenter.from_settings(settings, seed=True, max_blocks=CONTEXT_BLOCKS)
         try:
-            questions = drafts(world, rows_per_world, seed, PHOTO_SEEDS, photos or PhotoRecipe(), product_share)
+            questions = drafts(world, rows_per_world, seed, PHOTO_SEEDS, photos or PhotoRecipe(), product_share,
+                               balanced_unknown)
             for i, draft in enumerate(tqdm(questions, disable=not progress,
                                            desc=f"world {w + 1}/{worlds}", unit="row", file=sys.stderr)):
                 content = [{"type": "image"} for _ in draft.images] + [{"type": "text", "text": draft.question}]
@@ -122,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--product-fact-share", type=float, default=None,
                         help="Share of shop-fact questions about a product's own facts (price, warranty, stock, "
                              "colour); default: every fact kind equally often (a third).")
+    parser.add_argument("--balanced-unknown", action=argparse.BooleanOptionalAction, default=False,
+                        help="Questions about products the shop does not sell alternate English and Chinese and ask "
+                             "price, warranty, stock and colour in turn (default: the committed draw, a random "
+                             "language and a price or warranty wording).")
     args = parser.parse_args(argv)
     try:
         photos = PhotoRecipe(args.photo_share, args.photo_wordings, args.photo_distractors)
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     path = build(args.out, worlds=args.worlds, rows_per_world=args.rows_per_world, seed=args.seed, photos=photos,
-                 product_share=args.product_fact_share)
+                 product_share=args.product_fact_share, balanced_unknown=args.balanced_unknown)
     print(json.loads((args.out / "stats.json").read_text()))
     print(f"wrote {sum(1 for _ in path.open(encoding='utf-8'))} rows to {path}")
     return 0

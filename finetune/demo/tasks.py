@@ -8,6 +8,7 @@ declined. Answers use the question's language and cite blocks as [n].
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -323,8 +324,13 @@ def emergency_question(rng: random.Random) -> Draft:
                  fact_answer(fact, missing=EMERGENCY_REPLY[lang]))
 
 
-def unknown_product_question(world: World, rng: random.Random) -> Draft:
-    """A product the shop does not sell: the answer must say so rather than borrow a neighbour's facts."""
+def unknown_product_question(world: World, rng: random.Random, turn: int | None = None) -> Draft:
+    """A product the shop does not sell: the answer must say so rather than borrow a neighbour's facts.
+
+    `turn` None draws the language and a price or warranty wording (the committed parts' draw); the k-th
+    unknown-product row of a world as `turn` k alternates English and Chinese and rotates over PRODUCT_KINDS, so
+    not-found answers do not crowd out one language's real price and warranty answers.
+    """
     from finetune.demo.world import SERIES, TYPES
 
     names = {p.name for p in world.products}
@@ -335,6 +341,10 @@ def unknown_product_question(world: World, rng: random.Random) -> Draft:
     lang = rng.choice(["en", "zh"])
     slots = {"name": f"{series} {t[1]}", "name_zh": f"{series_zh}{t[2]}", "sku": f"{world.store[2]}-{t[0]}-{rng.randint(100, 199)}"}
     question = rng.choice(TEMPLATES[("price", lang)] + TEMPLATES[("warranty", lang)]).format(**slots)
+    if turn is not None:  # the draws above still happen, so the world's other rows stay the draw they were
+        lang = ("en", "zh")[(world.seed + turn) % 2]
+        kind = PRODUCT_KINDS[(world.seed + turn // 2) % len(PRODUCT_KINDS)]
+        question = random.Random(f"unknown/{world.seed}/{turn}").choice(TEMPLATES[(kind, lang)]).format(**slots)
     text = (f"知识库中没有{slots['name_zh']}的信息，无法确认。" if lang == "zh"
             else f"I couldn't find the {slots['name']} in the knowledge base, so I can't confirm it.")
     return Draft("ecommerce", lang, "unknown", question, lambda _c: text)
@@ -358,12 +368,13 @@ def check_product_share(share: float | None) -> None:
 
 
 def drafts(world: World, n: int, seed: int, photo_seeds: range, photos: PhotoRecipe = PhotoRecipe(),
-           product_share: float | None = None) -> list[Draft]:
+           product_share: float | None = None, balanced_unknown: bool = False) -> list[Draft]:
     """`n` drafts from one world in the MIX proportions, photo questions as `photos` says (deterministic).
 
     Shop facts pick a kind first, then a fact of it, so 24 products do not drown the one return window; each of
     the 12 kinds is equally likely unless `product_share` says how many of them ask a product's own facts
-    (price, warranty, stock, colour: 4 of 12 kinds, a third, by default).
+    (price, warranty, stock, colour: 4 of 12 kinds, a third, by default). `balanced_unknown` asks about unknown
+    products in both languages equally and about every product fact kind (see unknown_product_question).
     """
     check_product_share(product_share)
     rng = random.Random(f"drafts/{world.seed}/{seed}")
@@ -387,7 +398,9 @@ def drafts(world: World, n: int, seed: int, photo_seeds: range, photos: PhotoRec
         "medbox": lambda: medbox_question(world, rng), "lab": lambda: lab_question(world, rng),
         "photo": lambda: photo_question(rng, photo_seeds, world.products if photos.distractors else None,
                                         photos.wordings),
-        "emergency": lambda: emergency_question(rng), "unknown": lambda: unknown_product_question(world, rng),
+        "emergency": lambda: emergency_question(rng),
+        "unknown": lambda: unknown_product_question(world, rng, next(unknown_turns) if balanced_unknown else None),
     }
+    unknown_turns = itertools.count()
     families, weights = zip(*photos.mix(), strict=True)
     return [makers[rng.choices(families, weights)[0]]() for _ in range(n)]

@@ -81,3 +81,14 @@ def test_the_cli_refuses_a_bad_photo_recipe_by_name(tmp_path, capsys):
         main(["--out", str(tmp_path / "sft"), "--photo-wordings", "9"])
     assert exc.value.code == 2 and "photo wordings must be 1 to 6" in capsys.readouterr().err
     assert not (tmp_path / "sft").exists()  # refused before any work
+
+
+@pytest.mark.slow
+def test_the_cli_balances_the_unknown_product_rows_languages(tmp_path):
+    from finetune.demo.sft_data import main
+
+    # seed 7's first world draws two unknown-product questions in 30, both Chinese unless balanced
+    assert main(["--out", str(tmp_path / "sft"), "--worlds", "1", "--rows-per-world", "30", "--seed", "7",
+                 "--balanced-unknown"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "sft" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["lang"] for r in rows if r["task"] == "unknown") == ["en", "zh"]

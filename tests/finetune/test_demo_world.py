@@ -4,6 +4,7 @@ match an eval question, and images whose text real OCR reads back."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -116,6 +117,31 @@ def test_the_product_fact_share_asks_more_product_facts_and_refuses_a_share_outs
     assert {d.lang for d in weighted if d.task in ("fact:price", "fact:warranty")} == {"en", "zh"}
     with pytest.raises(ValueError, match="product fact share must be between 0 and 1"):
         drafts(world, 10, seed=0, photo_seeds=range(3), product_share=1.0)
+
+
+def test_balanced_unknown_rows_ask_both_languages_and_every_product_fact_and_leave_the_other_rows_alone():
+    from collections import Counter
+
+    from finetune.demo.tasks import PRODUCT_KINDS, TEMPLATES
+
+    world = make_world(1)
+    drawn = drafts(world, 400, seed=0, photo_seeds=range(3))
+    balanced = drafts(world, 400, seed=0, photo_seeds=range(3), balanced_unknown=True)
+    unknown = [d for d in balanced if d.task == "unknown"]
+    assert len(unknown) >= 8
+    langs = Counter(d.lang for d in unknown)
+    assert abs(langs["en"] - langs["zh"]) <= 1
+    kinds = set()
+    for d in unknown:
+        for kind in PRODUCT_KINDS:
+            wordings = [".+".join(map(re.escape, re.split(r"\{[a-z_]+\}", t))) for t in TEMPLATES[(kind, d.lang)]]
+            if any(re.fullmatch(w, d.question) for w in wordings):
+                kinds.add(kind)
+        assert d.answer([]).startswith("知识库中没有" if d.lang == "zh" else "I couldn't find the")
+    assert kinds == set(PRODUCT_KINDS)
+    # the committed draw asks unknown products in price/warranty wordings only; every other row is the same draw
+    assert [d.task for d in drawn] == [d.task for d in balanced]
+    assert [d.question for d in drawn if d.task != "unknown"] == [d.question for d in balanced if d.task != "unknown"]
 
 
 def test_the_demo_command_defaults_to_the_committed_parts_recipe_and_refuses_a_bad_one_first(tmp_path, capsys):
