@@ -328,8 +328,9 @@ def unknown_product_question(world: World, rng: random.Random, turn: int | None 
     """A product the shop does not sell: the answer must say so rather than borrow a neighbour's facts.
 
     `turn` None draws the language and a price or warranty wording (the committed parts' draw); the k-th
-    unknown-product row of a world as `turn` k alternates English and Chinese and rotates over PRODUCT_KINDS, so
-    not-found answers do not crowd out one language's real price and warranty answers.
+    unknown-product row of a world as `turn` k alternates English and Chinese and moves to the next of
+    PRODUCT_KINDS every two rows (one per language), so not-found answers do not crowd out one language's real
+    price and warranty answers.
     """
     from finetune.demo.world import SERIES, TYPES
 
@@ -391,6 +392,7 @@ def drafts(world: World, n: int, seed: int, photo_seeds: range, photos: PhotoRec
             return rng.choice(shop)  # the committed parts' draw, kept exactly
         return rng.choice(products if rng.random() < product_share else policies)
 
+    unknown_turns = itertools.count()
     makers: dict[str, Callable[[], Draft]] = {
         "shop_fact": lambda: fact_question(rng.choice(by_kind[shop_kind()]), rng),
         "clinic_fact": lambda: fact_question(rng.choice(by_kind[rng.choice(clinic)]), rng),
@@ -401,6 +403,5 @@ def drafts(world: World, n: int, seed: int, photo_seeds: range, photos: PhotoRec
         "emergency": lambda: emergency_question(rng),
         "unknown": lambda: unknown_product_question(world, rng, next(unknown_turns) if balanced_unknown else None),
     }
-    unknown_turns = itertools.count()
     families, weights = zip(*photos.mix(), strict=True)
     return [makers[rng.choices(families, weights)[0]]() for _ in range(n)]
