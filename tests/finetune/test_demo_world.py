@@ -139,7 +139,7 @@ def test_balanced_unknown_rows_ask_both_languages_and_every_product_fact_and_lea
                 kinds.add(kind)
         assert d.answer([]).startswith("知识库中没有" if d.lang == "zh" else "I couldn't find the")
     assert kinds == set(PRODUCT_KINDS)
-    # the committed draw asks unknown products in price/warranty wordings only; every other row is the same draw
+    # every other row is the default (committed) draw: same families in the same order, same questions
     assert [d.task for d in drawn] == [d.task for d in balanced]
     assert [d.question for d in drawn if d.task != "unknown"] == [d.question for d in balanced if d.task != "unknown"]
 
