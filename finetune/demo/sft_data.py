@@ -85,15 +85,20 @@ def build(out: Path, *, worlds: int = 4, rows_per_world: int = 150, seed: int = 
     return path
 
 
-def template_matches(questions: list[str]) -> list[tuple[str, str]]:
-    """(eval question, training template) pairs where the template, slots as wildcards, matches the question."""
+def template_matches(questions: list[str], templates: list[str] | None = None) -> list[tuple[str, str]]:
+    """(question, template) pairs where the template, slots as wildcards, matches the question.
+
+    `templates` defaults to every training question template (the contamination check against eval questions).
+    """
     from finetune.demo import tasks
 
-    templates = [t for group in (tasks.TEMPLATES, tasks.BOX_QUESTIONS, tasks.ORDER_QUESTIONS, tasks.MEDBOX_QUESTIONS,
-                                 tasks.LAB_QUESTIONS, tasks.PHOTO_QUESTIONS) for ts in group.values() for t in ts]
-    templates += [t for ts in tasks.REFUSE_QUESTIONS.values() for t in ts]
-    templates += [t for ts in tasks.EMERGENCY_ASK.values() for t in ts]
-    templates += [q for ts in tasks.FIRST_AID.values() for q, _, _ in ts]
+    if templates is None:
+        templates = [t for group in (tasks.TEMPLATES, tasks.BOX_QUESTIONS, tasks.ORDER_QUESTIONS,
+                                     tasks.MEDBOX_QUESTIONS, tasks.LAB_QUESTIONS, tasks.PHOTO_QUESTIONS)
+                     for ts in group.values() for t in ts]
+        templates += [t for ts in tasks.REFUSE_QUESTIONS.values() for t in ts]
+        templates += [t for ts in tasks.EMERGENCY_ASK.values() for t in ts]
+        templates += [q for ts in tasks.FIRST_AID.values() for q, _, _ in ts]
 
     def pattern(template: str) -> re.Pattern:
         parts = re.split(r"\{[a-z_]+\}", template)
