@@ -337,17 +337,17 @@ LABS = [  # name, zh, abbr, range, unit, measures, high, low
     ("C-reactive protein", "C反应蛋白", "CRP", "below 10", "mg/L", "a marker of inflammation", "infection or inflammation somewhere in the body", "normal"),
     ("Ferritin", "铁蛋白", "FER", "30-400 (men), 13-150 (women)", "ng/mL", "the body's iron stores", "inflammation or iron overload", "iron deficiency"),
 ]
-MEDS = [  # name, zh, class, use en, use zh, side effects en, side effects zh
-    ("Paracetamol (acetaminophen)", "对乙酰氨基酚", "pain reliever", "mild to moderate pain and fever", "轻中度疼痛和发热", "rare at usual doses; too much can seriously damage the liver", "常规用量下少见；过量可严重损伤肝脏"),
-    ("Ibuprofen", "布洛芬", "non-steroidal anti-inflammatory drug (NSAID)", "pain, fever and inflammation", "疼痛、发热和炎症", "stomach upset, heartburn; can irritate the stomach lining", "胃部不适、烧心；可能刺激胃黏膜"),
-    ("Amoxicillin", "阿莫西林", "penicillin antibiotic", "bacterial infections such as ear or chest infections", "细菌感染，如中耳炎或肺部感染", "diarrhoea, nausea, rash; stop and seek help if you have a penicillin allergy reaction", "腹泻、恶心、皮疹；如出现青霉素过敏反应请立即停药就医"),
-    ("Metformin", "二甲双胍", "blood-sugar-lowering medicine", "type 2 diabetes", "2型糖尿病", "stomach upset, diarrhoea, metallic taste, usually settling after a few weeks", "胃部不适、腹泻、口中金属味，通常几周后缓解"),
-    ("Amlodipine", "氨氯地平", "calcium channel blocker", "high blood pressure and angina", "高血压和心绞痛", "swollen ankles, flushing, headache", "脚踝水肿、面部潮红、头痛"),
-    ("Atorvastatin", "阿托伐他汀", "statin", "lowering cholesterol to protect the heart", "降低胆固醇以保护心脏", "muscle aches; report unexplained muscle pain", "肌肉酸痛；出现不明原因的肌肉疼痛请告知医生"),
-    ("Omeprazole", "奥美拉唑", "proton pump inhibitor", "heartburn, acid reflux and stomach ulcers", "烧心、胃酸反流和胃溃疡", "headache, diarrhoea, stomach pain", "头痛、腹泻、腹痛"),
-    ("Loratadine", "氯雷他定", "non-drowsy antihistamine", "hay fever and hives", "花粉症和荨麻疹", "headache, dry mouth; drowsiness is uncommon", "头痛、口干；嗜睡少见"),
-    ("Salbutamol inhaler", "沙丁胺醇吸入剂", "reliever inhaler (bronchodilator)", "quick relief of asthma symptoms", "快速缓解哮喘症状", "shaky hands, fast heartbeat", "手抖、心跳加快"),
-    ("Lisinopril", "赖诺普利", "ACE inhibitor", "high blood pressure and heart failure", "高血压和心力衰竭", "a dry cough, dizziness", "干咳、头晕"),
+MEDS = [  # name, zh, class en, class zh, use en, use zh, side effects en, side effects zh
+    ("Paracetamol (acetaminophen)", "对乙酰氨基酚", "pain reliever", "解热镇痛药", "mild to moderate pain and fever", "轻中度疼痛和发热", "rare at usual doses; too much can seriously damage the liver", "常规用量下少见；过量可严重损伤肝脏"),
+    ("Ibuprofen", "布洛芬", "non-steroidal anti-inflammatory drug (NSAID)", "非甾体抗炎药（NSAID）", "pain, fever and inflammation", "疼痛、发热和炎症", "stomach upset, heartburn; can irritate the stomach lining", "胃部不适、烧心；可能刺激胃黏膜"),
+    ("Amoxicillin", "阿莫西林", "penicillin antibiotic", "青霉素类抗生素", "bacterial infections such as ear or chest infections", "细菌感染，如中耳炎或肺部感染", "diarrhoea, nausea, rash; stop and seek help if you have a penicillin allergy reaction", "腹泻、恶心、皮疹；如出现青霉素过敏反应请立即停药就医"),
+    ("Metformin", "二甲双胍", "blood-sugar-lowering medicine", "降血糖药", "type 2 diabetes", "2型糖尿病", "stomach upset, diarrhoea, metallic taste, usually settling after a few weeks", "胃部不适、腹泻、口中金属味，通常几周后缓解"),
+    ("Amlodipine", "氨氯地平", "calcium channel blocker", "钙通道阻滞剂", "high blood pressure and angina", "高血压和心绞痛", "swollen ankles, flushing, headache", "脚踝水肿、面部潮红、头痛"),
+    ("Atorvastatin", "阿托伐他汀", "statin", "他汀类降脂药", "lowering cholesterol to protect the heart", "降低胆固醇以保护心脏", "muscle aches; report unexplained muscle pain", "肌肉酸痛；出现不明原因的肌肉疼痛请告知医生"),
+    ("Omeprazole", "奥美拉唑", "proton pump inhibitor", "质子泵抑制剂", "heartburn, acid reflux and stomach ulcers", "烧心、胃酸反流和胃溃疡", "headache, diarrhoea, stomach pain", "头痛、腹泻、腹痛"),
+    ("Loratadine", "氯雷他定", "non-drowsy antihistamine", "不易犯困的抗组胺药", "hay fever and hives", "花粉症和荨麻疹", "headache, dry mouth; drowsiness is uncommon", "头痛、口干；嗜睡少见"),
+    ("Salbutamol inhaler", "沙丁胺醇吸入剂", "reliever inhaler (bronchodilator)", "缓解型吸入剂（支气管扩张剂）", "quick relief of asthma symptoms", "快速缓解哮喘症状", "shaky hands, fast heartbeat", "手抖、心跳加快"),
+    ("Lisinopril", "赖诺普利", "ACE inhibitor", "血管紧张素转换酶抑制剂（ACE抑制剂）", "high blood pressure and heart failure", "高血压和心力衰竭", "a dry cough, dizziness", "干咳、头晕"),
 ]
 CLINIC_EN = """# Clinic policies
 
@@ -482,7 +482,7 @@ def write_medical(root: Path) -> None:
                     "high_may_mean", "low_may_mean", "note"])
         for name, zh, abbr, rng, unit, meas, high, low in LABS:
             w.writerow([name, zh, abbr, rng, unit, meas, high, low, "not medical advice; ranges vary by laboratory"])
-    for name, zh, cls, use, use_zh, se, se_zh in MEDS:
+    for name, zh, cls, cls_zh, use, use_zh, se, se_zh in MEDS:
         slug = name.split()[0].lower()
         _write(root / "medications" / f"{slug}.md", f"""# {name} — medication leaflet basics
 
@@ -508,7 +508,7 @@ Get urgent help for swelling of the face or throat, trouble breathing, or a seve
 {NOT_ADVICE_ZH}
 
 ## {zh}是什么药
-{zh}（{name}）属于{cls}类药物。
+{zh}（{name}）是一种{cls_zh}。
 
 ## {zh}的用途
 {zh}用于{use_zh}。
